@@ -1,0 +1,318 @@
+#!/usr/bin/env python3
+"""Score beat trackers on the synthetic evaluation set (tools/make_beat_eval_set.py) with mir_eval.
+
+    python tools/beat_eval.py [DIR] [--quick] [--trackers aubio,ours] [--json OUT] [--n 16 --seed 0 --seconds 30]
+
+DIR: a set folder with manifest.json; if DIR is missing it is generated there; if DIR is omitted,
+the set is generated once and cached under .cache/beat_eval/<key> (key = generator args + version).
+
+Trackers:
+  aubio  plain ``aubio.tempo("default", 1024, 512, sr)`` fed hop by hop; a beat is
+         ``get_last_s()`` at each hop where it fires; report time = end of that hop.
+  ours   ``live.features.analyze_file(path).beats`` = [(beat_time_s, report_time_s)] (the causal analyzer).
+  cli    ``latent-live analyze FILE --beats`` through a subprocess (checks the exact CLI interface).
+
+Metrics (mir_eval.beat, defaults): F-measure (+-70 ms window), CMLt, AMLt. Both reference and
+estimate are trimmed of the first 5 s (mir_eval.beat.trim_beats), so start-up is not scored.
+Also: offset = mean/median (estimated - reference) of the beats matched inside the F-measure window
+(ms; negative = early), latency = mean (report_time - beat_time) over all beats (ms; how long after a
+beat sounds the tracker says so), est BPM = 60 / median inter-beat interval after 5 s, and a
+diagnosis: ok | x2, x1/2, x3/2, x2/3, x3, x1/3 (metrical-level error) | offbeat (right tempo,
+anti-phase) | phase (right tempo, other phase) | drift | none (no beats).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+import make_beat_eval_set as mk  # noqa: E402
+
+CACHE_DIR = REPO / ".cache" / "beat_eval"
+TRIM_S = 5.0
+F_WINDOW_S = 0.07
+HOP = 512
+WIN = 1024
+
+
+# ----------------------------------------------------------------------------- trackers
+def load_mono(path: Path) -> tuple[np.ndarray, int]:
+    x, sr = mk.read_wav(path)
+    return np.ascontiguousarray(x.mean(axis=1), dtype=np.float32), sr
+
+
+def track_aubio(path: Path) -> list[tuple[float, float]]:
+    """Plain aubio tempo, fed hop by hop: [(beat_time_s, report_time_s)]."""
+    import aubio
+    x, sr = load_mono(path)
+    tempo = aubio.tempo("default", WIN, HOP, sr)
+    n = len(x) // HOP
+    out = []
+    for i in range(n):
+        if tempo(x[i * HOP:(i + 1) * HOP])[0]:
+            out.append((float(tempo.get_last_s()), (i + 1) * HOP / sr))
+    return out
+
+
+_OURS_ERR: str | None = None
+
+
+def ours_available() -> tuple[bool, str]:
+    global _OURS_ERR
+    try:
+        sys.path.insert(0, str(REPO))
+        from live.features import analyze_file  # noqa: F401
+        return True, ""
+    except Exception as e:  # ImportError, AttributeError while the analyzer is being built
+        _OURS_ERR = f"{type(e).__name__}: {e}"
+        return False, _OURS_ERR
+
+
+def track_ours(path: Path) -> list[tuple[float, float]]:
+    from live.features import analyze_file
+    res = analyze_file(str(path))
+    return [(float(b), float(r)) for b, r in res.beats]
+
+
+def track_cli(path: Path) -> list[tuple[float, float]]:
+    exe = shutil.which("latent-live") or str(REPO / ".venv" / "bin" / "latent-live")
+    cmd = [exe, "analyze", str(path), "--beats"] if os.path.exists(exe) else \
+        [sys.executable, "-m", "live", "analyze", str(path), "--beats"]
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
+    if p.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[-3:])} exited {p.returncode}: {p.stderr.strip()[-200:]}")
+    out = []
+    for line in p.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 2:
+            try:
+                out.append((float(parts[0]), float(parts[1])))
+            except ValueError:
+                continue
+    return out
+
+
+TRACKERS = {"aubio": track_aubio, "ours": track_ours, "cli": track_cli}
+
+
+# ----------------------------------------------------------------------------- scoring
+RATIOS = ((1.0, "ok"), (2.0, "x2"), (0.5, "x1/2"), (1.5, "x3/2"), (2 / 3, "x2/3"), (3.0, "x3"), (1 / 3, "x1/3"))
+
+
+def diagnose(ref: np.ndarray, est: np.ndarray, f: float) -> str:
+    """One word on what went wrong (ref/est already trimmed)."""
+    if len(est) < 2:
+        return "none"
+    if f >= 0.9:
+        return "ok"
+    # est tempo / ref tempo, with the reference period taken where each estimated interval lies
+    # (so tempo ramps and steps compare like with like)
+    mid = (est[1:] + est[:-1]) / 2.0
+    ref_period = np.interp(mid, (ref[1:] + ref[:-1]) / 2.0, np.diff(ref))
+    ratio = float(np.median(ref_period / np.diff(est)))
+    best = min(RATIOS, key=lambda r: abs(math.log(ratio / r[0])))
+    if abs(math.log(ratio / best[0])) > 0.04:
+        return f"tempo x{ratio:.2f}"
+    if best[1] != "ok":
+        return best[1]
+    # right tempo, low F: phase of the estimates within the reference beat
+    idx = np.clip(np.searchsorted(ref, est) - 1, 0, len(ref) - 2)
+    phase = (est - ref[idx]) / (ref[idx + 1] - ref[idx])
+    phase = phase[(phase >= 0) & (phase < 1)]
+    if not len(phase):
+        return "phase"
+    ang = np.angle(np.mean(np.exp(2j * np.pi * phase)))
+    conc = abs(np.mean(np.exp(2j * np.pi * phase)))
+    ph = (ang / (2 * np.pi)) % 1.0
+    if conc < 0.5:
+        return "drift"
+    if abs(ph - 0.5) < 0.15:
+        return "offbeat"
+    return f"phase {ph:.2f}"
+
+
+def score(ref_beats, est_pairs, *, trim_s: float = TRIM_S) -> dict:
+    """Score estimates against a reference.
+
+    ref_beats: (n,) reference beat times (s). est_pairs: list of (beat_time_s, report_time_s)
+    or an (m,) array of beat times (latency then NaN). Returns F, CMLt, AMLt, offset/latency ms, ...
+    """
+    import mir_eval
+    ref = np.sort(np.asarray(ref_beats, dtype=float))
+    pairs = np.asarray(est_pairs, dtype=float)
+    if pairs.ndim == 1:
+        pairs = np.stack([pairs, np.full_like(pairs, np.nan)], axis=1) if len(pairs) else np.zeros((0, 2))
+    pairs = pairs[np.argsort(pairs[:, 0], kind="stable")] if len(pairs) else np.zeros((0, 2))
+    est_all = pairs[:, 0]
+    # mir_eval rejects non-increasing beat lists; drop exact duplicates
+    keep = np.concatenate([[True], np.diff(est_all) > 1e-6]) if len(est_all) else np.zeros(0, bool)
+    pairs = pairs[keep]
+    est_all = pairs[:, 0]
+    ref_t = mir_eval.beat.trim_beats(ref, min_beat_time=trim_s)
+    est_t = mir_eval.beat.trim_beats(est_all, min_beat_time=trim_s)
+    f = float(mir_eval.beat.f_measure(ref_t, est_t, f_measure_threshold=F_WINDOW_S))
+    if len(est_t) >= 2 and len(ref_t) >= 2:
+        _cmlc, cmlt, _amlc, amlt = (float(v) for v in mir_eval.beat.continuity(ref_t, est_t))
+    else:
+        cmlt = amlt = 0.0
+    matches = mir_eval.util.match_events(ref_t, est_t, F_WINDOW_S) if len(est_t) and len(ref_t) else []
+    offs = np.array([est_t[j] - ref_t[i] for i, j in matches]) * 1000.0
+    lat = (pairs[:, 1] - pairs[:, 0]) * 1000.0
+    lat = lat[np.isfinite(lat)]
+    est_bpm = float(60.0 / np.median(np.diff(est_t))) if len(est_t) >= 2 else float("nan")
+    return dict(f=f, cmlt=cmlt, amlt=amlt,
+                offset_mean_ms=float(offs.mean()) if len(offs) else float("nan"),
+                offset_median_ms=float(np.median(offs)) if len(offs) else float("nan"),
+                latency_mean_ms=float(lat.mean()) if len(lat) else float("nan"),
+                latency_max_ms=float(lat.max()) if len(lat) else float("nan"),
+                n_est=int(len(est_t)), n_ref=int(len(ref_t)), est_bpm=est_bpm,
+                diag=diagnose(ref_t, est_t, f))
+
+
+# ----------------------------------------------------------------------------- set handling
+def cache_key(*, n: int, seed: int, seconds: float, only) -> str:
+    blob = json.dumps(dict(v=mk.GENERATOR_VERSION, n=n, seed=seed, seconds=seconds, only=only or [],
+                           sf=mk.find_soundfont()), sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only=None, log=print) -> Path:
+    if directory:
+        d = Path(directory)
+        if (d / "manifest.json").exists():
+            return d
+        if d.exists() and any(d.iterdir()):
+            raise ValueError(f"{d} has no manifest.json: not a beat evaluation set (make one with "
+                             f"tools/make_beat_eval_set.py --out DIR)")
+    else:
+        d = CACHE_DIR / cache_key(n=n, seed=seed, seconds=seconds, only=only)
+        if (d / "manifest.json").exists():
+            return d
+    log(f"generating evaluation set in {d} ...")
+    mk.make_set(d, n=n, seed=seed, seconds=seconds, only=only, log=log)
+    return d
+
+
+def load_reference(path: Path) -> np.ndarray:
+    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return np.array([float(r[0]) for r in rows], dtype=float)
+
+
+# ----------------------------------------------------------------------------- table
+def fmt(v, spec):
+    return "   -" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def print_table(results: dict, trackers: list[str], pieces: list[dict], out=sys.stdout) -> None:
+    hdr = f"{'piece':18s} {'bpm':>7s} {'meter':5s} {'tracker':7s} {'F':>5s} {'CMLt':>5s} {'AMLt':>5s} " \
+          f"{'off ms':>7s} {'lat ms':>7s} {'estBPM':>6s}  diag"
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for p in pieces:
+        bpm = f"{p['bpm']:.0f}" if p["bpm_end"] == p["bpm"] else f"{p['bpm']:.0f}>{p['bpm_end']:.0f}"
+        for i, tr in enumerate(trackers):
+            r = results[tr].get(p["name"])
+            lead = f"{p['name']:18s} {bpm:>7s} {p['meter']:5s}" if i == 0 else " " * 32
+            if r is None or "error" in r:
+                print(f"{lead} {tr:7s} {(r or {}).get('error', 'n/a')}", file=out)
+                continue
+            print(f"{lead} {tr:7s} {r['f']:5.3f} {r['cmlt']:5.3f} {r['amlt']:5.3f} "
+                  f"{fmt(r['offset_mean_ms'], '7.1f')} {fmt(r['latency_mean_ms'], '7.1f')} "
+                  f"{fmt(r['est_bpm'], '6.1f')}  {r['diag']}", file=out)
+    print("-" * len(hdr), file=out)
+    for tr in trackers:
+        s = summarize(results[tr])
+        if s:
+            print(f"{'MEAN (' + str(s['n']) + ' pieces)':32s} {tr:7s} {s['f']:5.3f} {s['cmlt']:5.3f} "
+                  f"{s['amlt']:5.3f} {fmt(s['offset_mean_ms'], '7.1f')} {fmt(s['latency_mean_ms'], '7.1f')}"
+                  f"         rt x{s['realtime_factor']:.0f}", file=out)
+
+
+def summarize(per_piece: dict) -> dict | None:
+    rows = [r for r in per_piece.values() if "error" not in r]
+    if not rows:
+        return None
+    m = lambda k: float(np.nanmean([r[k] for r in rows])) if any(np.isfinite(r[k]) for r in rows) else float("nan")
+    secs = sum(r["audio_s"] for r in rows)
+    wall = sum(r["wall_s"] for r in rows)
+    return dict(n=len(rows), f=m("f"), cmlt=m("cmlt"), amlt=m("amlt"), offset_mean_ms=m("offset_mean_ms"),
+                latency_mean_ms=m("latency_mean_ms"), realtime_factor=secs / wall if wall > 0 else float("inf"))
+
+
+# ----------------------------------------------------------------------------- main
+def evaluate(set_dir: Path, trackers: list[str], *, only=None, log=print) -> tuple[dict, list[dict]]:
+    manifest = json.loads((set_dir / "manifest.json").read_text())
+    pieces = [p for p in manifest["pieces"] if not only or p["name"] in only or p["style"] in only]
+    results: dict[str, dict] = {t: {} for t in trackers}
+    for p in pieces:
+        ref = load_reference(set_dir / p["beats"])
+        wav = set_dir / p["wav"]
+        for tr in trackers:
+            t0 = time.perf_counter()
+            try:
+                est = TRACKERS[tr](wav)
+            except Exception as e:  # one tracker failing on one piece must not stop the table
+                results[tr][p["name"]] = dict(error=f"error: {type(e).__name__}: {str(e)[:80]}")
+                continue
+            wall = time.perf_counter() - t0
+            r = score(ref, est)
+            r.update(wall_s=wall, audio_s=float(p["seconds"]))
+            results[tr][p["name"]] = r
+    return results, pieces
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("dir", nargs="?", help="set folder (generated there if missing; default: cached set)")
+    ap.add_argument("--trackers", default="aubio,ours", help="comma list of: " + ",".join(TRACKERS))
+    ap.add_argument("--quick", action="store_true", help="only " + ",".join(mk.QUICK))
+    ap.add_argument("--only", default="", help="comma list of piece names or styles")
+    ap.add_argument("--json", metavar="OUT", help="write per-piece results and means as JSON")
+    ap.add_argument("--n", type=int, default=len(mk.PIECES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    a = ap.parse_args(argv)
+
+    trackers = [t.strip() for t in a.trackers.split(",") if t.strip()]
+    bad = [t for t in trackers if t not in TRACKERS]
+    if bad:
+        print(f"error: unknown tracker(s) {', '.join(bad)}; choose from {', '.join(TRACKERS)}", file=sys.stderr)
+        return 2
+    if "ours" in trackers:
+        ok, why = ours_available()
+        if not ok:
+            print(f"ours: not available ({why}); scoring the others")
+            trackers.remove("ours")
+    only = [s for s in a.only.split(",") if s] or (list(mk.QUICK) if a.quick else None)
+    try:
+        set_dir = ensure_set(a.dir, n=a.n, seed=a.seed, seconds=a.seconds, log=lambda s: print(s, file=sys.stderr))
+    except (mk.SetupError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"set: {set_dir}  (first {TRIM_S:g} s of every piece not scored: mir_eval trim_beats; "
+          f"F window +-{F_WINDOW_S * 1000:.0f} ms)")
+    results, pieces = evaluate(set_dir, trackers, only=only)
+    print_table(results, trackers, pieces)
+    if a.json:
+        doc = dict(set=str(set_dir), trim_s=TRIM_S, f_window_s=F_WINDOW_S, trackers=trackers,
+                   pieces=pieces, results=results, means={t: summarize(results[t]) for t in trackers})
+        Path(a.json).write_text(json.dumps(doc, indent=1, default=float))
+        print(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
