@@ -61,6 +61,8 @@ class FeaturesConfig:
     bpm_max: float = 175.0
     beats_per_bar: int = 4
     tap_timeout_s: float = 0.0       # 0 = a tap tempo holds until released
+    tempo_window_s: float = 6.0      # onset-envelope history the tempo tracker looks at
+    beat_min_confidence: float = 0.1  # below this tracker confidence no beats are emitted
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,11 @@ class MotionConfig:
     drop_hold_beats: int = 8         # after a build-up and a drop, hold the entry this long
     chroma_select: bool = False      # dominant pitch class chooses among 12 entries
     idle_bpm: float = 120.0          # tempo used for walking when no beat is known
+    energy_tau_s: float = 2.0        # smoothing of the energy that sets the walk speed
+    chroma_tau_s: float = 1.0        # smoothing of the chroma that picks entries (chroma_select)
+    buildup_bars: int = 3            # bars of rising level that arm a drop
+    buildup_rise: float = 1.3        # ... rising by at least this factor over those bars
+    drop_bass_att: float = 1.5       # a drop: an onset with bass_att at least this, while armed
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,8 @@ class OscConfig:
     allow: tuple = ()                # addresses allowed to send when listening on the network
     targets: tuple = ()              # "host:port" for OSC out
     enabled: bool = True
+    recv_buffer_bytes: int = 4194304 # socket receive buffer (the OS may cap it)
+    bands_hz: float = 30.0           # OSC out: /live/bands rate limit
 
 
 @dataclass(frozen=True)
