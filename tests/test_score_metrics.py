@@ -168,3 +168,17 @@ def test_read_beats_file_formats_and_errors(tmp_path):
         read_beats_file(empty)
     with pytest.raises(ScoreError, match="not found"):
         read_beats_file(tmp_path / "missing.txt")
+
+
+def test_envelope_places_values_at_the_analysis_window_centre():
+    # a spectral descriptor of the window [t - win, t) peaks when a click sits mid-window,
+    # i.e. win/2 after the click: placing it at t - win/2 puts it back on the click's frame
+    hop_s, win_s = 512 / 44100, 2048 / 44100
+    hop_t = np.arange(1, 1000) * hop_s
+    onset = np.zeros(hop_t.size)
+    onset[np.searchsorted(hop_t, 2.0 + win_s / 2)] = 1.0
+    frame_t = np.arange(300) / FPS
+    env = onset_envelope_at_frames(hop_t, onset, frame_t, fps=FPS, window_s=win_s)
+    assert int(np.argmax(env)) == 60
+    late = onset_envelope_at_frames(hop_t, onset, frame_t, fps=FPS)   # hop centre: a frame late
+    assert int(np.argmax(late)) == 61
