@@ -1,0 +1,356 @@
+"""The ``embedded`` generator: a seeded neural field that ships inside the repo.
+
+No download, no GPU, numpy only. A small coordinate network (CPPN-style) maps every
+pixel's position to a colour; its weights are *modulated by the latent vector* (a tiny
+hypernetwork: ``W(z) = W0 + H z``), so each latent is a different picture and moving the
+latent morphs it smoothly (every operation is continuous in ``z``).
+
+Per pixel (internal resolution R x R, default 128)::
+
+    c      = [x, y, r, 1]                                  fixed, precomputed in load()
+    f      = sin(c @ M(z))                                 Fourier features, latent-steered
+                                                           frequencies / orientations / phases
+    h1     = tanh(f @ W1(z) + c @ V1(z))
+    h2     = sin(h1 @ W2(z) + b2(z))
+    h3     = tanh(h2 @ W3(z) + b3(z))
+    o      = h3 @ Wo(z)                                    3 outputs: hue position, light, saturation
+    colour = cosine palette(o0) (Quilez), palette parameters from z; shaded by o1, o2
+
+The R x R picture is upsampled to ``size`` with a separable bilinear resampling done as
+two matrix products into preallocated buffers. The weights come from a fixed seed in code
+(``WEIGHT_SEED``), so there is no weight file; ``MODEL_ID``/``MODEL_HASH`` name this exact
+network and banks built for it carry them.
+
+A bank entry is a latent vector ``z`` (LATENT_DIM,) ~ N(0, 1) drawn from the entry's seed
+(:func:`latent_from_seed`).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+
+import numpy as np
+
+from live.gen.base import BankSpec, GenError, Generator
+from live.gen.build import BankEntry
+from live.types import Frame, GenControl
+
+LATENT_DIM = 32
+WEIGHT_SEED = 20240611
+ARCH = "cppn-v1"
+N_FOURIER = 24
+HIDDEN = 32
+MODEL_ID = f"embedded:{ARCH}"
+MODEL_HASH = hashlib.sha256(
+    f"{ARCH}|seed={WEIGHT_SEED}|latent={LATENT_DIM}|fourier={N_FOURIER}|hidden={HIDDEN}".encode()
+).hexdigest()[:16]
+
+
+def latent_from_seed(seed: int) -> np.ndarray:
+    """The bank latent of seed ``seed``: (LATENT_DIM,) float32 ~ N(0, 1)."""
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 0xE3B]))
+    return rng.standard_normal(LATENT_DIM).astype(np.float32)
+
+
+class _Weights:
+    """Base weights and latent modulation tensors, all from WEIGHT_SEED."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(WEIGHT_SEED)
+        f32 = np.float32
+        z = LATENT_DIM
+        k = N_FOURIER
+        h = HIDDEN
+        # Fourier frequencies: a spread of scales (rad per unit of x in [-1, 1]).
+        scales = np.geomspace(0.8, 4.5, k).astype(f32)
+        ang = rng.uniform(0, 2 * np.pi, k).astype(f32)
+        m0 = np.zeros((4, k), f32)
+        m0[0] = np.cos(ang) * scales
+        m0[1] = np.sin(ang) * scales
+        m0[2] = rng.normal(0, 1.2, k)          # radial frequency
+        m0[3] = rng.uniform(0, 2 * np.pi, k)   # phase
+        self.m0 = m0
+        hm = np.zeros((4, k, z), f32)
+        hm[0] = rng.normal(0, 1, (k, z)) * (0.35 * scales[:, None] / math.sqrt(z))
+        hm[1] = rng.normal(0, 1, (k, z)) * (0.35 * scales[:, None] / math.sqrt(z))
+        hm[2] = rng.normal(0, 0.8 / math.sqrt(z), (k, z))
+        hm[3] = rng.normal(0, 2.5 / math.sqrt(z), (k, z))
+        self.hm = hm.reshape(4 * k, z)
+
+        def layer(n_in: int, n_out: int, gain: float, mod: float) -> tuple[np.ndarray, np.ndarray]:
+            w0 = rng.normal(0, gain / math.sqrt(n_in), (n_in, n_out)).astype(f32)
+            hw = rng.normal(0, mod * gain / math.sqrt(n_in * z), (n_in * n_out, z)).astype(f32)
+            return w0, hw
+
+        self.w1, self.hw1 = layer(k, h, 1.6, 1.0)
+        self.v1, self.hv1 = layer(4, h, 1.2, 1.0)
+        self.w2, self.hw2 = layer(h, h, 2.2, 0.9)
+        self.b2, self.hb2 = layer(1, h, 1.0, 1.2)
+        self.w3, self.hw3 = layer(h, h, 1.8, 0.9)
+        self.b3, self.hb3 = layer(1, h, 0.5, 1.0)
+        self.wo, self.hwo = layer(h, 3, 1.5, 0.8)
+        # palette: hue d0, channel spread, span, shade contrast, zoom, 3 channel frequencies
+        self.hp = rng.normal(0, 1.0 / math.sqrt(z), (8, z)).astype(f32)
+
+
+_BLAS_LOCAL = None
+
+
+def _blas_single_thread() -> None:
+    """Make numpy's OpenBLAS use one thread *in the calling thread only*.
+
+    The matrices here are small (R*R x 32): OpenBLAS's worker threads cost more than they
+    save and, on a 2-core machine shared with audio analysis and GL, spin-wait against
+    them (measured 10x slower under load). ``openblas_set_num_threads_local`` (OpenBLAS
+    >= 0.3.27) changes only this thread; where it is missing nothing happens.
+    """
+    global _BLAS_LOCAL
+    if _BLAS_LOCAL is None:
+        _BLAS_LOCAL = False
+        try:
+            import ctypes
+
+            with open("/proc/self/maps", encoding="ascii", errors="replace") as fh:
+                paths = {line.split()[-1] for line in fh if "openblas" in line and "/" in line}
+            for path in sorted(paths):
+                fn = getattr(ctypes.CDLL(path), "openblas_set_num_threads_local", None)
+                if fn is not None:
+                    fn.argtypes = [ctypes.c_int]
+                    _BLAS_LOCAL = fn
+                    break
+        except (OSError, ValueError, AttributeError):
+            _BLAS_LOCAL = False
+    if _BLAS_LOCAL:
+        _BLAS_LOCAL(1)
+
+
+def _resample_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """(n_out, n_in) bilinear resampling with pixel centres aligned (like GL_LINEAR)."""
+    m = np.zeros((n_out, n_in), np.float32)
+    if n_out == n_in:
+        np.fill_diagonal(m, 1.0)
+        return m
+    pos = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+    pos = np.clip(pos, 0, n_in - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n_in - 1)
+    w = (pos - lo).astype(np.float32)
+    m[np.arange(n_out), lo] += 1 - w
+    m[np.arange(n_out), hi] += w
+    return m
+
+
+class EmbeddedGenerator(Generator):
+    """The default backend: a latent-modulated neural field on the CPU (numpy).
+
+    Options: ``internal`` (internal resolution, default min(size, 128)),
+    ``pulse_strength`` (see :class:`~live.gen.base.Generator`).
+    Output: ``Frame.pixels`` (size, size, 3) uint8.
+    """
+
+    name = "embedded"
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        internal = int(self.options.pop("internal", min(self.size, 128)))
+        if internal < 8 or internal > self.size:
+            raise GenError(f"embedded: internal resolution must be 8..size ({self.size}), got {internal}")
+        self.internal = internal
+        if self.model and self.model not in (ARCH, MODEL_ID):
+            raise GenError(f"embedded: unknown model {self.model!r}; the embedded generator is {MODEL_ID} "
+                           f"(leave the model setting empty)")
+
+    # -- set-up ---------------------------------------------------------------------------
+    def bank_spec(self) -> BankSpec:
+        return BankSpec(backend="embedded", model_hash=MODEL_HASH, latent_shape=(LATENT_DIM,), model_id=MODEL_ID)
+
+    def load(self) -> None:
+        f32 = np.float32
+        self.w = _Weights()
+        r = self.internal
+        p = r * r
+        lin = (np.arange(r, dtype=f32) + 0.5) / r * 2.0 - 1.0
+        yy, xx = np.meshgrid(lin, lin, indexing="ij")
+        c = np.empty((p, 4), f32)
+        c[:, 0] = xx.reshape(-1)
+        c[:, 1] = yy.reshape(-1)
+        c[:, 2] = np.sqrt(xx * xx + yy * yy).reshape(-1)
+        c[:, 3] = 1.0
+        self._c = c
+        k, h = N_FOURIER, HIDDEN
+        # per-frame weights
+        self._m = np.empty((4, k), f32)
+        self._w1 = np.empty((k, h), f32)
+        self._v1 = np.empty((4, h), f32)
+        self._w2 = np.empty((h, h), f32)
+        self._b2 = np.empty((1, h), f32)
+        self._w3 = np.empty((h, h), f32)
+        self._b3 = np.empty((1, h), f32)
+        self._wo = np.empty((h, 3), f32)
+        self._pal = np.empty(8, f32)
+        # per-pixel activations
+        self._f = np.empty((p, k), f32)
+        self._h1 = np.empty((p, h), f32)
+        self._t1 = np.empty((p, h), f32)
+        self._h2 = np.empty((p, h), f32)
+        self._o = np.empty((p, 3), f32)
+        self._rgb = np.empty((3, p), f32)          # planar colour at internal resolution
+        self._tmp = np.empty(p, f32)
+        self._shade = np.empty(p, f32)
+        self._sat = np.empty(p, f32)
+        self._z = np.empty(LATENT_DIM, f32)
+        self._z_ctl = np.empty(LATENT_DIM, f32)
+        self._blas_thread = None
+        # upsampling: out_c = Ry @ img_c @ Rx^T
+        s = self.size
+        self._ry = _resample_matrix(s, r)
+        self._rxt = np.ascontiguousarray(_resample_matrix(s, r).T)
+        self._up1 = np.empty((r, s), f32)
+        self._up = np.empty((3, s, s), f32)
+        self._scratch = np.empty((s, s), f32)
+        self.loaded = True
+        # warm-up: one render of a fixed latent, so first-call costs are paid here
+        self.render_latent(latent_from_seed(0), out=np.empty((s, s, 3), np.uint8))
+
+    # -- rendering ------------------------------------------------------------------------
+    def _modulate(self, z: np.ndarray) -> None:
+        w = self.w
+        np.matmul(w.hm, z, out=self._m.reshape(-1))
+        self._m += w.m0
+        for base, hyper, dst in ((w.w1, w.hw1, self._w1), (w.v1, w.hv1, self._v1), (w.w2, w.hw2, self._w2),
+                                 (w.b2, w.hb2, self._b2), (w.w3, w.hw3, self._w3), (w.b3, w.hb3, self._b3),
+                                 (w.wo, w.hwo, self._wo)):
+            np.matmul(hyper, z, out=dst.reshape(-1))
+            dst += base
+        np.matmul(w.hp, z, out=self._pal)
+        # zoom: the latent also scales the coordinates (bigger or finer forms)
+        self._m[:3] *= math.exp(0.3 * math.tanh(float(self._pal[4])))
+
+    def _field(self) -> None:
+        """Evaluate the network for every pixel; fills self._rgb (3, R*R) in 0..1."""
+        np.matmul(self._c, self._m, out=self._f)
+        np.sin(self._f, out=self._f)
+        np.matmul(self._f, self._w1, out=self._h1)
+        np.matmul(self._c, self._v1, out=self._t1)
+        self._h1 += self._t1
+        np.tanh(self._h1, out=self._h1)
+        np.matmul(self._h1, self._w2, out=self._h2)
+        self._h2 += self._b2
+        np.sin(self._h2, out=self._h2)
+        np.matmul(self._h2, self._w3, out=self._h1)
+        self._h1 += self._b3
+        np.tanh(self._h1, out=self._h1)
+        np.matmul(self._h1, self._wo, out=self._o)
+        o = self._o
+        pal = self._pal
+        # hue position: standardised so every latent spans a good part of the palette
+        t = self._tmp
+        np.copyto(t, o[:, 0])
+        mean = float(t.mean())
+        std = float(t.std()) + 1e-3
+        # palette from the latent (Quilez cosine palette, a = b = 0.5):
+        # d0 rotates the hues round the wheel, spread sets how far the three channels'
+        # phases differ (small = harmonious two-tone, large = rainbow), freq how much of
+        # the palette one picture spans.
+        d0 = 0.6 * float(pal[0])                        # ~uniform round the wheel (mod 1)
+        spread = 0.27 + 0.17 * math.tanh(float(pal[1]))
+        freq = 0.32 + 0.12 * math.tanh(float(pal[2]))   # palette span per standard deviation
+        t -= mean
+        t *= freq / std
+        # light and saturation: tanh of standardised outputs
+        shade = self._shade
+        np.copyto(shade, o[:, 1])
+        shade -= float(shade.mean())
+        shade *= (1.4 + 0.4 * math.tanh(float(pal[3]))) / (float(shade.std()) + 1e-3)
+        np.tanh(shade, out=shade)
+        shade *= 0.45
+        shade += 0.6                                    # 0.15 .. 1.05
+        sat = self._sat
+        np.multiply(o[:, 2], 0.8, out=sat)
+        np.tanh(sat, out=sat)
+        sat *= 0.15
+        sat += 0.9                                      # 0.75 .. 1.05
+        for ch in range(3):
+            d = d0 + spread * ch
+            c = 1.0 + 0.45 * math.tanh(float(pal[5 + ch]))
+            row = self._rgb[ch]
+            np.multiply(t, c, out=row)
+            row += d
+            row *= 2.0 * math.pi
+            np.cos(row, out=row)
+            # saturation around the mid grey, then light
+            row *= 0.5
+            row *= sat
+            row += 0.5
+            row *= shade
+
+    def render_latent(self, z: np.ndarray, *, out: np.ndarray) -> np.ndarray:
+        """Render latent ``z`` (LATENT_DIM,) into ``out`` (size, size, 3) uint8; returns ``out``."""
+        if not self.loaded:
+            raise GenError("embedded: call load() before rendering")
+        tid = threading.get_ident()
+        if tid != self._blas_thread:
+            _blas_single_thread()
+            self._blas_thread = tid
+        np.copyto(self._z, z)
+        self._modulate(self._z)
+        self._field()
+        r = self.internal
+        for ch in range(3):
+            img = self._rgb[ch].reshape(r, r)
+            np.matmul(img, self._rxt, out=self._up1)
+            np.matmul(self._ry, self._up1, out=self._up[ch])
+        up = self._up
+        np.clip(up, 0.0, 1.0, out=up)
+        up *= 255.0
+        up += 0.5
+        for ch in range(3):
+            np.copyto(out[:, :, ch], up[ch], casting="unsafe")
+        return out
+
+    def render(self, ctl: GenControl) -> Frame:
+        t0 = time.perf_counter()
+        active = self.active_bank()
+        self.latent_into(ctl, self._z_ctl, active=active)
+        out = np.empty((self.size, self.size, 3), np.uint8)
+        self.render_latent(self._z_ctl, out=out)
+        out.flags.writeable = False
+        self.frame_index += 1
+        return Frame(pixels=out, control=ctl, gen_ms=(time.perf_counter() - t0) * 1e3, index=self.frame_index)
+
+    def close(self) -> None:
+        super().close()
+        for k in [k for k in self.__dict__ if k.startswith("_") and isinstance(self.__dict__[k], np.ndarray)]:
+            self.__dict__[k] = None
+
+
+class EmbeddedEntrySource:
+    """:class:`~live.gen.build.EntrySource` for the embedded backend: one entry per seed."""
+
+    backend = "embedded"
+    model_id = MODEL_ID
+    model_hash = MODEL_HASH
+    latent_shape = (LATENT_DIM,)
+    dtype = "float32"
+    scaling_factor = 1.0
+
+    def __init__(self, seeds: list[int], *, size: int = 128) -> None:
+        self.seeds = [int(s) for s in seeds]
+        self.gen = EmbeddedGenerator(size=size, internal=min(size, 128))
+        self.gen.load()
+        self._buf = np.empty((size, size, 3), np.uint8)
+
+    def keys(self) -> list[str]:
+        return [f"seed:{s}" for s in self.seeds]
+
+    def make(self, key: str) -> BankEntry:
+        seed = int(key.split(":", 1)[1])
+        return BankEntry(latent=latent_from_seed(seed), label={"seed": seed, "label": f"seed {seed}"})
+
+    def preview(self, entry: BankEntry) -> np.ndarray:
+        return self.gen.render_latent(entry.latent, out=self._buf).copy()
+
+    def close(self) -> None:
+        self.gen.close()
