@@ -132,7 +132,9 @@ def select_diverse(features: np.ndarray, vivid: np.ndarray, keep: int) -> list[i
     if keep >= n:
         return list(range(n))
     w = np.asarray(vivid, dtype=np.float64)
-    w = w / max(float(w.max()), 1e-9)
+    # square root: vividness tips the choice without letting neon extremes crowd out
+    # the subtler palettes (distinctness still dominates)
+    w = np.sqrt(w / max(float(w.max()), 1e-9))
     chosen = [int(np.argmax(w))]
     mind = np.linalg.norm(features - features[chosen[0]], axis=1).astype(np.float64)
     for _ in range(keep - 1):
