@@ -109,6 +109,7 @@ class RenderConfig:
     chain: tuple = ("source", "feedback", "color", "flash", "output")
     hud: bool = True
     record: str = ""                 # output .mp4, "" = none
+    internal_scale: float = 0.0      # effect passes at this fraction of the output size; 0 = auto (0.5 on llvmpipe)
 
 
 @dataclass(frozen=True)

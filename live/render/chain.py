@@ -1,0 +1,233 @@
+"""The shader chain: passes from ``shaders/`` drawn one after another through framebuffers.
+
+Each pass renders a fullscreen triangle into its own framebuffer. Pass *i* samples the
+output of pass *i-1* as ``u_source``; a pass that declares ``u_prev`` gets two
+framebuffers (ping-pong) and samples its own output of the last frame. Every pass gets
+the same uniform values; names a program does not use are simply not set.
+
+Hot reload keeps the last good program when a new version fails to compile, so a typo
+never blanks the screen.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from live.render.shaderlib import ShaderError, ShaderSource, compile_program, load_source
+
+log = logging.getLogger("live.render")
+
+SAMPLER_UNITS = {"u_gen_a": 0, "u_gen_b": 1, "u_source": 2, "u_prev": 3}
+_INT_GL_TYPES = {0x1404, 0x8B53, 0x8B54, 0x8B55, 0x1405, 0x8DC6, 0x8DC7, 0x8DC8, 0x8B56, 0x8B57, 0x8B58, 0x8B59}
+
+
+@dataclass
+class _Binding:
+    uniform: Any
+    key: str
+    length: int      # array length (1 for scalars/vectors)
+    is_int: bool
+
+
+@dataclass
+class Pass:
+    name: str
+    source: ShaderSource
+    program: Any
+    vao: Any
+    bindings: list = field(default_factory=list)
+    uses_prev: bool = False
+    textures: list = field(default_factory=list)
+    fbos: list = field(default_factory=list)
+    current: int = 0          # index of the framebuffer written this frame
+    size: tuple = (0, 0)
+
+    @property
+    def output(self):
+        return self.textures[self.current]
+
+    @property
+    def fbo(self):
+        return self.fbos[self.current]
+
+
+def _bind(program) -> tuple[list[_Binding], bool]:
+    """Uniform bindings of a program (samplers get their fixed texture units here)."""
+    bindings, uses_prev = [], False
+    for name in program:
+        member = program[name]
+        if type(member).__name__ != "Uniform":
+            continue
+        if name in SAMPLER_UNITS:
+            member.value = SAMPLER_UNITS[name]
+            uses_prev |= name == "u_prev"
+            continue
+        if name.startswith("u_"):
+            bindings.append(_Binding(member, name, int(member.array_length), member.gl_type in _INT_GL_TYPES))
+    return bindings, uses_prev
+
+
+def set_uniforms(p: Pass, values: Mapping[str, Any]) -> str | None:
+    """Set every uniform of the pass that ``values`` has; a type mismatch drops that uniform
+    (and returns a message) instead of crashing the show."""
+    bad = None
+    for b in list(p.bindings):
+        v = values.get(b.key)
+        if v is None:
+            continue
+        try:
+            if b.length > 1:
+                v = tuple(v[: b.length])
+            elif b.is_int:
+                v = tuple(int(x) for x in v) if isinstance(v, tuple) else int(v)
+            b.uniform.value = v
+        except Exception as exc:  # noqa: BLE001 - a user shader's odd declaration must not stop the show
+            p.bindings.remove(b)
+            bad = f"{p.source.path.name}: uniform {b.key} not set ({type(exc).__name__}: {exc}); declare it as documented"
+            log.warning(bad)
+    return bad
+
+
+class Chain:
+    """The passes, their framebuffers and hot reload.
+
+    ``size`` is the output (framebuffer) size; every pass but the last renders at
+    ``internal_scale`` times that size (1.0 = full resolution).
+    """
+
+    def __init__(self, ctx, names: Sequence[str], dirs: Sequence[Path], *, size: tuple[int, int],
+                 internal_scale: float = 1.0, feedback_dtype: str = "f1"):
+        if not names:
+            raise ShaderError("the shader chain is empty; give at least one pass name")
+        self.ctx = ctx
+        self.dirs = list(dirs)
+        self.internal_scale = float(internal_scale)
+        self.feedback_dtype = feedback_dtype
+        self.errors: dict[str, str] = {}
+        self.last_error: str | None = None
+        self.passes: list[Pass] = []
+        for name in names:
+            src = load_source(name, self.dirs)       # ShaderError if missing: fail at start, not mid-show
+            program = compile_program(ctx, src)
+            self.passes.append(self._make_pass(name, src, program))
+        self.size = (0, 0)
+        self.resize(size)
+
+    # -- construction ---------------------------------------------------------------------
+    def _make_pass(self, name: str, src: ShaderSource, program) -> Pass:
+        bindings, uses_prev = _bind(program)
+        vao = self.ctx.vertex_array(program, [])
+        return Pass(name=name, source=src, program=program, vao=vao, bindings=bindings, uses_prev=uses_prev)
+
+    def _pass_size(self, i: int, size: tuple[int, int]) -> tuple[int, int]:
+        if i == len(self.passes) - 1 or self.internal_scale >= 1.0:
+            return size
+        return max(1, round(size[0] * self.internal_scale)), max(1, round(size[1] * self.internal_scale))
+
+    def _alloc(self, p: Pass, size: tuple[int, int]) -> None:
+        for fbo in p.fbos:
+            fbo.release()
+        for tex in p.textures:
+            tex.release()
+        n = 2 if p.uses_prev else 1
+        dtype = self.feedback_dtype if p.uses_prev else "f1"
+        p.textures = []
+        p.fbos = []
+        for _ in range(n):
+            tex = self.ctx.texture(size, 4, dtype=dtype)
+            tex.repeat_x = tex.repeat_y = False
+            tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
+            fbo = self.ctx.framebuffer(color_attachments=[tex])
+            fbo.clear(0.0, 0.0, 0.0, 1.0)
+            p.textures.append(tex)
+            p.fbos.append(fbo)
+        p.current = 0
+        p.size = size
+
+    def resize(self, size: tuple[int, int]) -> None:
+        size = (max(1, int(size[0])), max(1, int(size[1])))
+        if size == self.size:
+            return
+        self.size = size
+        for i, p in enumerate(self.passes):
+            self._alloc(p, self._pass_size(i, size))
+
+    # -- per frame ------------------------------------------------------------------------
+    @property
+    def output_fbo(self):
+        return self.passes[-1].fbo
+
+    @property
+    def output_texture(self):
+        return self.passes[-1].output
+
+    def draw(self, values: dict, gen_a, gen_b) -> None:
+        """Render every pass. ``values`` maps uniform names to values; u_resolution is set per pass."""
+        gen_a.use(location=0)
+        gen_b.use(location=1)
+        src_tex = gen_b
+        for p in self.passes:
+            if p.uses_prev:
+                prev = p.textures[p.current]
+                p.current ^= 1
+                prev.use(location=3)
+            values["u_resolution"] = (float(p.size[0]), float(p.size[1]))
+            src_tex.use(location=2)
+            bad = set_uniforms(p, values)
+            if bad:
+                self._note_error(p.name, bad)
+            p.fbo.use()
+            p.vao.render(mode=self.ctx.TRIANGLES, vertices=3)
+            src_tex = p.output
+
+    # -- hot reload -----------------------------------------------------------------------
+    def check_reload(self) -> list[str]:
+        """Recompile every pass whose file changed (or that a user folder now overrides).
+        Returns log messages; on error the last good program stays and ``last_error`` is set."""
+        messages = []
+        for i, p in enumerate(self.passes):
+            try:
+                src = load_source(p.name, self.dirs)
+            except ShaderError as exc:
+                if self.errors.get(p.name) != str(exc):
+                    self._note_error(p.name, str(exc))
+                    messages.append(str(exc))
+                continue
+            if src.path == p.source.path and (src.vertex, src.fragment) == (p.source.vertex, p.source.fragment):
+                continue
+            try:
+                program = compile_program(self.ctx, src)
+            except ShaderError as exc:
+                # remember this version as seen so a broken file is reported once, not every poll
+                p.source = src
+                self._note_error(p.name, str(exc))
+                messages.append(f"shader error, keeping the last good {p.name}: {exc}")
+                log.error("shader error, keeping the last good %s: %s", p.name, exc)
+                continue
+            new = self._make_pass(p.name, src, program)
+            old_uses_prev = p.uses_prev
+            p.vao.release()
+            p.program.release()
+            p.program, p.vao, p.bindings, p.uses_prev, p.source = new.program, new.vao, new.bindings, new.uses_prev, src
+            if p.uses_prev != old_uses_prev:
+                self._alloc(p, p.size)
+            if p.name in self.errors:
+                del self.errors[p.name]
+                self.last_error = next(reversed(self.errors.values()), None)
+            msg = f"reloaded shader {p.name} from {src.path}"
+            log.info(msg)
+            messages.append(msg)
+        return messages
+
+    def _note_error(self, name: str, message: str) -> None:
+        self.errors.pop(name, None)
+        self.errors[name] = message
+        self.last_error = message
+
+    def release(self) -> None:
+        for p in self.passes:
+            for obj in (*p.fbos, *p.textures, p.vao, p.program):
+                obj.release()
+        self.passes = []
