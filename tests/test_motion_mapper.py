@@ -205,3 +205,12 @@ def test_skipped_frames_lose_no_change_and_deterministic():
     again = run(12.0, onsets=(1.0, 2.3, 5.5))
     once = run(12.0, onsets=(1.0, 2.3, 5.5))
     assert [c for _, c, _ in again] == [c for _, c, _ in once]
+
+
+def test_tempo_found_mid_walk_keeps_alpha_continuous_and_snaps_to_beats():
+    out = run(10.0, feature=lambda t, **kw: frame(t, bpm=0.0 if t < 3.1 else 120.0))
+    steps = [abs(c.alpha - p.alpha) for (_, c, _), (_, p, _) in zip(out[1:], out[:-1])
+             if (c.entry_a, c.entry_b) == (p.entry_a, p.entry_b)]
+    assert max(steps) < 0.1                           # no jump when the clock changes
+    later = [t for t in change_times(out) if t > 3.1]
+    assert later and all(abs(t * 2 - round(t * 2)) * 0.5 <= 1.0 / FPS + 1e-9 for t in later)  # on beats
