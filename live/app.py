@@ -1,0 +1,650 @@
+"""The live show: wires sound, features, control, motion, generator and renderer together.
+
+Threads (DESIGN.md, "Threads and hand-off"):
+
+- audio callback (inside the source): copies blocks into the ring buffer and returns;
+- ``analysis``: reads the ring hop by hop, publishes the newest :class:`FeatureFrame`;
+- ``osc``: the OSC server; handlers only validate and assign control values;
+- ``generator``: newest features + controls -> motion -> generator -> newest :class:`Frame`;
+- main thread: OpenGL. Draws at display rate from the newest frame and features and never
+  waits for the generator.
+
+Hand-off is "latest wins" through :class:`live.types.Latest`. This module also owns the
+fallbacks that keep a show on screen: a generator that raises or stalls is replaced by the
+embedded one (the last frame stays up meanwhile), a bank that fails to load leaves the
+current one playing, and a lost sound device is the source's job (silence, then reopen).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from live.config import Config
+from live.types import SILENT_FRAME, FeatureFrame, Frame, GenControl, Latest
+
+log = logging.getLogger("live.app")
+
+
+class ShowError(Exception):
+    """The show cannot start (no sound source, no usable bank, no GL): a one-line reason."""
+
+
+# ----------------------------------------------------------------------------------------------
+# telemetry
+
+
+class RollingTimes:
+    """Fixed-size ring of durations (ms) with percentiles; no allocation per ``add``."""
+
+    def __init__(self, size: int = 600):
+        self._buf = np.zeros(size, dtype=np.float64)
+        self._n = 0
+
+    def add(self, ms: float) -> None:
+        self._buf[self._n % self._buf.size] = ms
+        self._n += 1
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def values(self) -> np.ndarray:
+        return self._buf[: min(self._n, self._buf.size)]
+
+    def percentile(self, q: float) -> float:
+        v = self.values()
+        return float(np.percentile(v, q)) if v.size else 0.0
+
+
+@dataclass
+class Telemetry:
+    """Per-stage timings and counters of a running show (written by their own thread only)."""
+
+    frame_ms: RollingTimes = field(default_factory=RollingTimes)
+    draw_ms: RollingTimes = field(default_factory=RollingTimes)
+    analysis_ms: RollingTimes = field(default_factory=lambda: RollingTimes(2000))
+    gen_ms: RollingTimes = field(default_factory=lambda: RollingTimes(200))
+    gen_frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
+    frames_drawn: int = 0
+    late_frames: int = 0          # display frames over the 40 ms budget
+    gen_frames: int = 0
+    gen_errors: int = 0
+    fallbacks: int = 0
+    bank_errors: int = 0
+    messages: deque = field(default_factory=lambda: deque(maxlen=8))
+
+    def gen_fps(self) -> float:
+        ts = self.gen_frame_times
+        if len(ts) < 2 or ts[-1] <= ts[0]:
+            return 0.0
+        return (len(ts) - 1) / (ts[-1] - ts[0])
+
+    def note(self, text: str) -> None:
+        """A message for the HUD and the log."""
+        self.messages.append((time.monotonic(), text))
+        log.warning(text)
+
+
+# ----------------------------------------------------------------------------------------------
+# analysis thread
+
+
+class AnalysisWorker(threading.Thread):
+    """Reads hops from the source, runs the analyzer, publishes the newest FeatureFrame.
+
+    Tap tempo and manual BPM requests from the control state are forwarded to the analyzer
+    here, on the analysis thread, because aubio objects are not thread-safe.
+    """
+
+    def __init__(self, source, analyzer, features: Latest, telemetry: Telemetry, *,
+                 control_store=None, stop: threading.Event):
+        super().__init__(name="analysis", daemon=True)
+        self.source = source
+        self.analyzer = analyzer
+        self.features = features
+        self.telemetry = telemetry
+        self.control_store = control_store
+        self.stop_event = stop
+        self.finished = threading.Event()
+        self.error: Optional[BaseException] = None
+        self._tap_seen = 0
+        self._bpm_seen: Optional[float] = None
+        # wall-clock anchor of the audio clock, for converting tap times (wall) to audio time
+        self.clock_anchor: tuple[float, float] = (time.monotonic(), 0.0)
+
+    def audio_time_of(self, wall_s: float) -> float:
+        wall0, audio0 = self.clock_anchor
+        return audio0 + (wall_s - wall0)
+
+    def _forward_control(self) -> None:
+        store = self.control_store
+        if store is None:
+            return
+        state = store.state
+        taps = getattr(state, "tap_count", 0)
+        if taps != self._tap_seen:
+            times = getattr(state, "tap_times", ())
+            new = taps - self._tap_seen
+            for wall in list(times)[-new:] if times else ():
+                self.analyzer.tap(t_s=self.audio_time_of(wall))
+            self._tap_seen = taps
+        bpm = state.values.get("bpm", 0.0) if hasattr(state, "values") else 0.0
+        if bpm != self._bpm_seen:
+            if bpm and bpm > 0:
+                self.analyzer.set_manual_bpm(float(bpm))
+            elif self._bpm_seen:  # 0 releases manual and tap tempo to the tracker
+                self.analyzer.set_manual_bpm(None)
+                self.analyzer.release_tap()
+            self._bpm_seen = bpm
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.is_set():
+                hop = self.source.read_hop(timeout_s=0.5)
+                if hop is None:
+                    self.finished.set()
+                    return
+                self._forward_control()
+                t0 = time.perf_counter()
+                frame = self.analyzer.process(hop)
+                self.telemetry.analysis_ms.add((time.perf_counter() - t0) * 1e3)
+                self.clock_anchor = (time.monotonic(), frame.t)
+                self.features.publish(frame)
+        except BaseException as exc:  # keep the show on screen; report
+            self.error = exc
+            log.exception("analysis thread stopped")
+            self.finished.set()
+
+
+# ----------------------------------------------------------------------------------------------
+# generator thread
+
+
+class GeneratorWorker(threading.Thread):
+    """Runs motion -> generator as fast as the backend allows (capped), publishing Frames.
+
+    The GL thread never waits for it. ``busy_since`` lets the supervisor detect a stall;
+    a worker that raised or stalled is abandoned (its late result is discarded) and replaced.
+    """
+
+    def __init__(self, generator, banks: dict, bank_names: Sequence[str], features: Latest,
+                 frames: Latest, telemetry: Telemetry, *, control_store, motion_config,
+                 step: Callable, initial_motion_state, stop: threading.Event,
+                 max_fps: float = 30.0, generation: int = 0):
+        super().__init__(name=f"generator-{generation}", daemon=True)
+        self.generator = generator
+        self.banks = banks
+        self.bank_names = list(bank_names)
+        self.features = features
+        self.frames = frames
+        self.telemetry = telemetry
+        self.control_store = control_store
+        self.motion_config = motion_config
+        self.step = step
+        self.motion_state = initial_motion_state
+        self.stop_event = stop
+        self.min_interval_s = 1.0 / max_fps if max_fps > 0 else 0.0
+        self.generation = generation
+        self.abandoned = False
+        self.error: Optional[BaseException] = None
+        self.busy_since: Optional[float] = None
+        self.active_bank: Optional[str] = None
+        self.last_control: Optional[GenControl] = None
+        self._index = 0
+
+    def _ensure_bank(self, name: str) -> None:
+        if name == self.active_bank or name not in self.banks:
+            return
+        try:
+            self.generator.set_bank(self.banks[name])
+            self.active_bank = name
+        except Exception as exc:  # a bad bank leaves the current one playing
+            self.telemetry.bank_errors += 1
+            self.telemetry.note(f"bank '{name}' cannot be used: {exc}; keeping '{self.active_bank}'")
+            self.banks.pop(name, None)
+
+    def run(self) -> None:
+        last = 0.0
+        while not self.stop_event.is_set() and not self.abandoned:
+            wait = self.min_interval_s - (time.monotonic() - last)
+            if wait > 0:
+                time.sleep(wait)
+            last = time.monotonic()
+            features = self.features.get() or SILENT_FRAME
+            state = self.control_store.state
+            bank_size = len(self.banks[self.active_bank].latents) if self.active_bank in self.banks else 1
+            try:
+                self.motion_state, ctl = self.step(
+                    self.motion_state, features, state, now_s=features.t,
+                    bank_size=bank_size, bank_names=self.bank_names, config=self.motion_config)
+                self._ensure_bank(ctl.bank)
+                self.last_control = ctl
+                self.busy_since = time.monotonic()
+                t0 = time.perf_counter()
+                frame = self.generator.render(ctl)
+                ms = (time.perf_counter() - t0) * 1e3
+                self.busy_since = None
+            except Exception as exc:
+                self.busy_since = None
+                self.error = exc
+                self.telemetry.gen_errors += 1
+                log.exception("generator %s failed", getattr(self.generator, "name", "?"))
+                return
+            if self.abandoned:
+                return
+            self._index += 1
+            frame = Frame(pixels=frame.pixels, control=frame.control, gen_ms=ms,
+                          index=self.generation * 1_000_000_000 + self._index)
+            self.telemetry.gen_ms.add(ms)
+            self.telemetry.gen_frames += 1
+            self.telemetry.gen_frame_times.append(time.monotonic())
+            self.frames.publish(frame)
+
+
+# ----------------------------------------------------------------------------------------------
+# the show
+
+
+def open_audio_source(spec: str, cfg: Config, *, realtime: bool = True):
+    """A file path plays for rehearsal; anything else names an input device ("" = default)."""
+    from live import audio
+
+    a = cfg.audio
+    hop = cfg.features.hop_size
+    if spec and (Path(spec).is_file() or Path(spec).suffix.lower() in
+                 (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif")):
+        if not Path(spec).is_file():
+            raise ShowError(f"audio file not found: {spec}")
+        return audio.FileSource(spec, sample_rate_hz=a.sample_rate_hz, hop_size=hop,
+                                realtime=realtime, playback=a.playback, loop=a.loop)
+    device = spec or a.device or None
+    if device is not None and str(device).isdigit():
+        device = int(device)
+    return audio.SoundDeviceSource(device, sample_rate_hz=a.sample_rate_hz, block_size=a.block_size,
+                                   hop_size=hop, channels=a.channels, ring_seconds=a.ring_seconds)
+
+
+def load_banks(paths: Sequence[str], telemetry: Telemetry) -> dict:
+    """Load every bank that loads; report the others. Returns name -> LatentBank (ordered)."""
+    from live.gen import BankError, load_bank
+
+    banks: dict = {}
+    for p in paths:
+        try:
+            bank = load_bank(p)
+        except (BankError, OSError) as exc:
+            telemetry.bank_errors += 1
+            telemetry.note(f"bank {p} not loaded: {exc}")
+            continue
+        name = bank.name
+        if name in banks:
+            name = f"{name}:{len(banks)}"
+        banks[name] = bank
+    return banks
+
+
+@dataclass
+class ShowResult:
+    """What a finished show reports (also the figures of ``bench frame``)."""
+
+    seconds: float
+    frames_drawn: int
+    frame_ms_p50: float
+    frame_ms_p99: float
+    frame_ms_max: float
+    late_frames: int
+    gen_frames: int
+    gen_fps: float
+    gen_ms_p50: float
+    analysis_ms_p50: float
+    analysis_ms_p99: float
+    audio_overflows: int
+    gen_errors: int
+    fallbacks: int
+    bank_errors: int
+    recording_dropped: int
+    osc: dict
+    messages: list
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class Show:
+    """A running show. ``Show(cfg, audio=...).run()`` blocks until quit/duration/end of file.
+
+    Every part is built in :meth:`start` (device, banks, generator ``load()``, GL context,
+    OSC), so a problem is reported before the first frame, as a :class:`ShowError`.
+    """
+
+    def __init__(self, cfg: Config, *, audio: str = "", duration_s: Optional[float] = None,
+                 record: str = "", list_hud: bool = True, source=None, fps_cap: Optional[float] = None,
+                 on_frame: Optional[Callable] = None):
+        self.cfg = cfg
+        self.audio_spec = audio
+        self.duration_s = duration_s
+        self.record_path = record or cfg.render.record
+        self.telemetry = Telemetry()
+        self.features: Latest[FeatureFrame] = Latest(SILENT_FRAME)
+        self.frames: Latest[Frame] = Latest(None)
+        self.stop_event = threading.Event()
+        self._source = source            # injected (tests, benches) or opened in start()
+        self.fps_cap = fps_cap
+        self.on_frame = on_frame          # called after each drawn frame (benches): (show, wall_s)
+        self.renderer = None
+        self.recorder = None
+        self.osc_server = None
+        self.osc_out = None
+        self.generator = None
+        self.gen_worker: Optional[GeneratorWorker] = None
+        self.analysis: Optional[AnalysisWorker] = None
+        self.banks: dict = {}
+        self._generation = 0
+        self._started = False
+
+    # -- start-up ---------------------------------------------------------------------------
+    def start(self) -> None:
+        from live.control import ControlError, ControlStore, OscOut, OscServer
+        from live.features import Analyzer
+        from live.motion import MotionState
+
+        cfg = self.cfg
+        try:
+            self.store = ControlStore.from_config(cfg)
+        except ControlError as exc:
+            raise ShowError(str(exc)) from None
+
+        # sound in
+        if self._source is None:
+            from live.audio import AudioError
+            try:
+                self._source = open_audio_source(self.audio_spec, cfg)
+            except AudioError as exc:
+                raise ShowError(f"{exc}\n  pick an input with --audio DEVICE (see 'latent-live devices') "
+                                "or rehearse with a file: --audio track.wav") from None
+        self.analyzer = Analyzer(sample_rate_hz=self._source.sample_rate_hz, config=cfg.features)
+
+        # banks and generator
+        self.banks = load_banks(cfg.gen.banks, self.telemetry)
+        self.generator = self._make_generator(cfg.gen.backend)
+        self.motion_state0 = MotionState()
+
+        # picture out
+        from live.render import RenderError, Renderer
+        r = cfg.render
+        try:
+            self.renderer = Renderer(width=r.width, height=r.height, headless=r.headless,
+                                     fullscreen=r.fullscreen, monitor=r.monitor, vsync=r.vsync,
+                                     shader_dirs=r.shader_dirs, chain=r.chain, hud=r.hud)
+        except RenderError as exc:
+            raise ShowError(str(exc)) from None
+        if self.record_path:
+            from live.render.recorder import Recorder
+            w, h = self.renderer.size
+            audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
+            self.recorder = Recorder(self.record_path, width=w, height=h, fps=r.fps, audio_path=audio_path)
+            self.renderer.start_recording(self.recorder)
+
+        # OSC
+        o = cfg.osc
+        if o.enabled and o.port:
+            try:
+                self.osc_server = OscServer(self.store, host=o.host, port=o.port, allow=o.allow)
+            except ControlError as exc:
+                raise ShowError(str(exc)) from None
+        if o.targets:
+            try:
+                self.osc_out = OscOut(o.targets)
+            except ControlError as exc:
+                raise ShowError(str(exc)) from None
+
+        # threads
+        self.analysis = AnalysisWorker(self._source, self.analyzer, self.features, self.telemetry,
+                                       control_store=self.store, stop=self.stop_event)
+        self._start_generator_worker(self.generator)
+        self._source.start()
+        self.analysis.start()
+        self._started = True
+
+    def _make_generator(self, backend: str):
+        """Build and load a generator and give it the first compatible bank."""
+        from live.gen import get_generator
+
+        g = self.cfg.gen
+        opts = dict(size=g.size, seed=g.seed)
+        if backend != "embedded":
+            opts.update(model=g.model, device=g.device, dtype=g.dtype)
+        try:
+            gen = get_generator(backend, **opts)
+            gen.load()
+        except Exception as exc:
+            if backend == "embedded":
+                raise ShowError(f"the embedded generator failed to start: {exc}") from None
+            self.telemetry.note(f"backend '{backend}' failed to start ({exc}); using the embedded generator")
+            self.telemetry.fallbacks += 1
+            return self._make_generator("embedded")
+        usable = [n for n, b in self.banks.items() if _bank_fits(gen, b)]
+        if not usable:
+            if backend != "embedded":
+                self.telemetry.note(f"no bank fits backend '{backend}' ({gen.bank_spec().describe()}); "
+                                    "using the embedded generator")
+                self.telemetry.fallbacks += 1
+                gen.close()
+                return self._make_generator("embedded")
+            self._add_default_bank()
+            usable = [n for n, b in self.banks.items() if _bank_fits(gen, b)]
+            if not usable:
+                raise ShowError("no latent bank could be loaded for the embedded generator; "
+                                "rebuild one with: latent-live bank build --backend embedded --out latent_banks/default")
+        for name in list(self.banks):
+            if name not in usable:
+                self.telemetry.note(f"bank '{name}' does not fit backend '{backend}'; skipped")
+                self.banks.pop(name)
+        gen.set_bank(self.banks[usable[0]])
+        return gen
+
+    def _add_default_bank(self) -> None:
+        from live.gen import BankError, load_bank
+
+        default = Path(__file__).resolve().parent.parent / "latent_banks" / "default"
+        try:
+            bank = load_bank(default)
+        except (BankError, OSError) as exc:
+            self.telemetry.note(f"default bank {default} not loaded: {exc}")
+            return
+        self.banks.setdefault(bank.name, bank)
+
+    def _start_generator_worker(self, generator) -> None:
+        from live.motion import step
+
+        self._generation += 1
+        active = generator.bank.name if generator.bank is not None else next(iter(self.banks))
+        # the worker knows which bank the generator holds, so it does not set it again
+        names = list(self.banks)
+        state = self.motion_state0
+        if self.gen_worker is not None:
+            state = self.gen_worker.motion_state
+        worker = GeneratorWorker(generator, self.banks, names, self.features, self.frames, self.telemetry,
+                                 control_store=self.store, motion_config=self.cfg.motion, step=step,
+                                 initial_motion_state=state, stop=self.stop_event,
+                                 max_fps=30.0, generation=self._generation)
+        worker.active_bank = active
+        self.gen_worker = worker
+        worker.start()
+
+    # -- supervision --------------------------------------------------------------------------
+    def _supervise(self) -> None:
+        w = self.gen_worker
+        if w is None:
+            return
+        stalled = w.busy_since is not None and time.monotonic() - w.busy_since > self.cfg.gen.timeout_s
+        if w.error is None and not stalled:
+            return
+        what = f"raised {type(w.error).__name__}: {w.error}" if w.error is not None else \
+            f"stalled for more than {self.cfg.gen.timeout_s:g} s"
+        w.abandoned = True
+        self.telemetry.fallbacks += 1
+        if getattr(w.generator, "name", "") == "embedded" and w.error is None:
+            self.telemetry.note(f"embedded generator {what}; keeping the last frame")
+            return
+        self.telemetry.note(f"generator '{getattr(w.generator, 'name', '?')}' {what}; "
+                            "keeping the last frame and switching to the embedded generator")
+        try:
+            gen = self._make_generator("embedded")
+        except ShowError as exc:
+            self.telemetry.note(str(exc))
+            self.gen_worker = None
+            return
+        self.generator = gen
+        self._start_generator_worker(gen)
+
+    # -- the main (GL) loop -------------------------------------------------------------------
+    def run(self) -> ShowResult:
+        if not self._started:
+            self.start()
+        from live.control import renderer_controls
+        from live.render.hud import HudInfo
+
+        r = self.renderer
+        t_start = time.monotonic()
+        last_reload = t_start
+        last_status = t_start
+        frame_index = None
+        headless = r.headless
+        period = 1.0 / (self.fps_cap or self.cfg.render.fps) if headless or self.fps_cap else 0.0
+        next_tick = time.monotonic()
+        audio_t0 = None
+        try:
+            while not self.stop_event.is_set():
+                t0 = time.perf_counter()
+                now = time.monotonic()
+                for ev in r.poll_events():
+                    if ev == "quit":
+                        self.stop_event.set()
+                    elif ev == "fullscreen":
+                        r.toggle_fullscreen()
+                    else:
+                        self.store.apply_key(ev)
+                if r.should_close:
+                    break
+                frame = self.frames.get()
+                if frame is not None and frame.index != frame_index:
+                    r.set_frame(frame, now_s=now)
+                    frame_index = frame.index
+                feats = self.features.get() or SILENT_FRAME
+                state = self.store.state
+                r.hud_visible = bool(state.values.get("hud", True))
+                hud = HudInfo(**self._hud_fields(feats)) if r.hud_visible else None
+                # effect time: the audio clock, extrapolated between hops so motion is smooth
+                if audio_t0 is None:
+                    audio_t0 = now - feats.t
+                wall0, audio0 = self.analysis.clock_anchor
+                time_s = audio0 + min(now - wall0, 0.1)
+                r.draw(feats, renderer_controls(state), time_s=time_s, hud=hud)
+                if self.osc_out is not None:
+                    self.osc_out.send_features(feats)
+                    if now - last_status > 1.0:
+                        self.osc_out.send_status(self._status())
+                        last_status = now
+                if now - last_reload > 0.5:
+                    for msg in r.check_reload() or ():
+                        self.telemetry.note(msg)
+                    last_reload = now
+                self._supervise()
+                ms = (time.perf_counter() - t0) * 1e3
+                self.telemetry.frame_ms.add(ms)
+                if ms > 40.0:
+                    self.telemetry.late_frames += 1
+                self.telemetry.frames_drawn += 1
+                if self.on_frame is not None:
+                    self.on_frame(self, now)
+                if self.duration_s is not None and now - t_start >= self.duration_s:
+                    break
+                if self.analysis.finished.is_set():
+                    if self.analysis.error is not None:
+                        self.telemetry.note(f"analysis stopped: {self.analysis.error}")
+                    break
+                if period:
+                    next_tick += period
+                    delay = next_tick - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    else:
+                        next_tick = time.monotonic()
+        finally:
+            self.stop()
+        return self.result(time.monotonic() - t_start)
+
+    def _hud_fields(self, feats: FeatureFrame) -> dict:
+        w = self.gen_worker
+        ctl = w.last_control if w is not None else None
+        msg = ""
+        if self.telemetry.messages:
+            t, text = self.telemetry.messages[-1]
+            if time.monotonic() - t < 8.0:
+                msg = text
+        return dict(
+            bank=(w.active_bank or "") if w else "",
+            entry=f"{ctl.entry_a} -> {ctl.entry_b} ({ctl.alpha:.2f})" if ctl else "",
+            gen_fps=self.telemetry.gen_fps(),
+            gen_ms=self.telemetry.gen_ms.percentile(50) if self.telemetry.gen_ms.count else None,
+            message=msg,
+        )
+
+    def _status(self) -> dict:
+        t = self.telemetry
+        return {"fps": self.renderer.frame_stats()[0], "frame_ms_p99": t.frame_ms.percentile(99),
+                "gen_fps": t.gen_fps(), "overflows": getattr(self._source, "overflows", 0),
+                "late_frames": t.late_frames, "fallbacks": t.fallbacks}
+
+    def result(self, seconds: float) -> ShowResult:
+        t = self.telemetry
+        fm = t.frame_ms.values()
+        return ShowResult(
+            seconds=seconds, frames_drawn=t.frames_drawn,
+            frame_ms_p50=t.frame_ms.percentile(50), frame_ms_p99=t.frame_ms.percentile(99),
+            frame_ms_max=float(fm.max()) if fm.size else 0.0, late_frames=t.late_frames,
+            gen_frames=t.gen_frames, gen_fps=t.gen_frames / seconds if seconds > 0 else 0.0,
+            gen_ms_p50=t.gen_ms.percentile(50), analysis_ms_p50=t.analysis_ms.percentile(50),
+            analysis_ms_p99=t.analysis_ms.percentile(99),
+            audio_overflows=int(getattr(self._source, "overflows", 0) or 0),
+            gen_errors=t.gen_errors, fallbacks=t.fallbacks, bank_errors=t.bank_errors,
+            recording_dropped=int(getattr(self.recorder, "dropped", 0) or 0),
+            osc=self.osc_server.stats.as_dict() if self.osc_server is not None else {},
+            messages=[m for _, m in t.messages])
+
+    def stop(self) -> None:
+        """Stop every thread and release devices; safe to call twice."""
+        self.stop_event.set()
+        for closer in (
+            lambda: self._source and self._source.stop(),
+            lambda: self.analysis and self.analysis.join(timeout=2.0),
+            lambda: self.gen_worker and self.gen_worker.join(timeout=self.cfg.gen.timeout_s + 1.0),
+            lambda: self.renderer and self.renderer.stop_recording(),
+            lambda: self.recorder and self.recorder.close(),
+            lambda: self.osc_server and self.osc_server.close(),
+            lambda: self.generator and self.generator.close(),
+            lambda: self.renderer and self.renderer.close(),
+            lambda: self._source and self._source.close(),
+        ):
+            try:
+                closer()
+            except Exception as exc:  # noqa: BLE001 - shutting down: report, go on
+                log.warning("while stopping: %s", exc)
+
+
+def _bank_fits(gen, bank) -> bool:
+    from live.gen.bank import BankMismatchError, check_bank
+
+    try:
+        check_bank(bank, gen.bank_spec())
+        return True
+    except BankMismatchError:
+        return False

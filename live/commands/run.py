@@ -1,0 +1,119 @@
+"""``latent-live run``: the live show."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run the live show: sound in, pictures out, OSC steering",
+        description=(
+            "Run the show. Sound comes from an input device (default: the system's default input) "
+            "or, for rehearsal, a file that plays through the speakers. With no display it renders "
+            "headless (use --record to keep the picture). Keys in the window: f fullscreen, h HUD, "
+            "space tap tempo, 1-9 bank, esc quit."
+        ),
+    )
+    p.add_argument("--audio", default="", metavar="DEVICE|FILE",
+                   help="input device index or name substring (see 'latent-live devices'), or an audio file to rehearse with")
+    p.add_argument("--backend", choices=("embedded", "vae", "lcm"), help="generator backend (default: embedded)")
+    p.add_argument("--model", help="local model folder or weight file for vae/lcm")
+    p.add_argument("--bank", action="append", metavar="DIR", help="latent bank folder; repeat for several (keys 1-9 switch)")
+    p.add_argument("--config", metavar="SHOW.toml", help="show settings file (TOML)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting, e.g. --set features.bpm_min=100")
+    p.add_argument("--fullscreen", action="store_true", help="fullscreen on the chosen monitor")
+    p.add_argument("--monitor", type=int, help="monitor number for fullscreen (0 = primary)")
+    p.add_argument("--size", metavar="WxH", help="output size, default 1280x720")
+    p.add_argument("--headless", action="store_true", help="render without a window (automatic when there is no display)")
+    p.add_argument("--record", metavar="OUT.mp4", help="record the output to an MP4 (H.264), with the audio when the input is a file")
+    p.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("--osc-port", type=int, help="OSC listen port (default 9000; 0 disables OSC in)")
+    p.add_argument("--osc-host", help="OSC listen address (default 127.0.0.1; 0.0.0.0 for a desk on the network)")
+    p.add_argument("--osc-allow", action="append", metavar="ADDR", help="only these sender addresses may steer (repeatable)")
+    p.add_argument("--osc-out", action="append", metavar="HOST:PORT", help="send /live/beat, /live/bpm, /live/bands to this target (repeatable)")
+    p.add_argument("--loop", action="store_true", help="loop the audio file")
+    p.add_argument("--no-playback", action="store_true", help="do not play the audio file through the speakers")
+    p.add_argument("--list-params", action="store_true", help="print every OSC address and control, then exit")
+    p.add_argument("--json", metavar="OUT", help="write the show's figures as JSON when it ends")
+    p.set_defaults(func=run)
+
+
+def overrides_from_args(args) -> list[str]:
+    """Turn the convenience flags into ``--set`` overrides (flags win over the file)."""
+    sets = []
+    if getattr(args, "backend", None):
+        sets.append(f"gen.backend={args.backend}")
+    if getattr(args, "model", None):
+        sets.append(f"gen.model={args.model}")
+    if getattr(args, "bank", None):
+        sets.append("gen.banks=" + json.dumps(list(args.bank)))
+    if getattr(args, "fullscreen", False):
+        sets.append("render.fullscreen=true")
+    if getattr(args, "monitor", None) is not None:
+        sets.append(f"render.monitor={args.monitor}")
+    if getattr(args, "size", None):
+        from live.cli import UserError
+        try:
+            w, h = (int(x) for x in args.size.lower().split("x"))
+        except ValueError:
+            raise UserError(f"--size expects WIDTHxHEIGHT such as 1280x720, got {args.size!r}") from None
+        sets += [f"render.width={w}", f"render.height={h}"]
+    if getattr(args, "headless", False):
+        sets.append("render.headless=yes")
+    if getattr(args, "osc_port", None) is not None:
+        sets.append(f"osc.port={args.osc_port}")
+    if getattr(args, "osc_host", None):
+        sets.append(f"osc.host={args.osc_host}")
+    if getattr(args, "osc_allow", None):
+        sets.append("osc.allow=" + json.dumps(list(args.osc_allow)))
+    if getattr(args, "osc_out", None):
+        sets.append("osc.targets=" + json.dumps(list(args.osc_out)))
+    if getattr(args, "loop", False):
+        sets.append("audio.loop=true")
+    if getattr(args, "no_playback", False):
+        sets.append("audio.playback=false")
+    return sets
+
+
+def run(args) -> int:
+    from live.cli import UserError
+    from live.config import ConfigError, load_config
+
+    if args.list_params:
+        from live.control import listing
+        print(listing())
+        return 0
+    try:
+        cfg = load_config(args.config, [*overrides_from_args(args), *args.set])
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
+    from live.app import Show, ShowError
+
+    show = Show(cfg, audio=args.audio, duration_s=args.duration, record=args.record or "")
+    try:
+        show.start()
+    except ShowError as exc:
+        show.stop()
+        raise UserError(str(exc)) from None
+    print(f"latent-live: running ({cfg.gen.backend} generator, {'headless' if show.renderer.headless else 'window'} "
+          f"{show.renderer.size[0]}x{show.renderer.size[1]}"
+          + (f", OSC on {cfg.osc.host}:{show.osc_server.port}" if show.osc_server else "")
+          + (f", recording to {show.record_path}" if show.record_path else "") + "); Ctrl+C to stop",
+          file=sys.stderr)
+    try:
+        result = show.run()
+    except KeyboardInterrupt:
+        show.stop()
+        result = show.result(0.0)
+    print(f"latent-live: {result.frames_drawn} frames in {result.seconds:.1f} s, frame time p50 "
+          f"{result.frame_ms_p50:.1f} ms p99 {result.frame_ms_p99:.1f} ms, generator {result.gen_fps:.1f} fps, "
+          f"{result.late_frames} late frames, {result.audio_overflows} audio overflows, {result.fallbacks} fallbacks",
+          file=sys.stderr)
+    for m in result.messages:
+        print(f"  note: {m}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result.as_dict(), fh, indent=2)
+    return 0
