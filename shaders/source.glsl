@@ -1,7 +1,7 @@
 #version 330
 // Pass 1, "source": the generator picture, cross-faded from the previous generator frame
 // (u_gen_a) to the newest one (u_gen_b) by u_gen_mix, upscaled with a sharp bicubic
-// (Catmull-Rom, 5 bilinear taps) and fitted to cover the screen (centre crop).
+// (Catmull-Rom, 5 bilinear taps) when magnifying more than 2.2x, and fitted to cover the screen (centre crop).
 
 uniform sampler2D u_gen_a;      // previous generator frame
 uniform sampler2D u_gen_b;      // newest generator frame
@@ -50,7 +50,15 @@ void main() {
     uv /= 1.0 + 0.03 * u_fx_zoom * u_intensity * clamp(u_bass_att - 0.8, 0.0, 1.5);
     uv += 0.5;
     uv.y = 1.0 - uv.y;   // generator rows are top-down, GL textures bottom-up
-    vec3 a = bicubic(u_gen_a, uv, u_gen_size);
-    vec3 b = bicubic(u_gen_b, uv, u_gen_size);
+    vec3 a, b;
+    if (u_resolution.y > 2.2 * u_gen_size.y) {
+        // strong magnification: sharp bicubic (10 taps)
+        a = bicubic(u_gen_a, uv, u_gen_size);
+        b = bicubic(u_gen_b, uv, u_gen_size);
+    } else {
+        // up to ~2x (e.g. half-resolution effect passes on a software rasteriser): bilinear
+        a = texture(u_gen_a, uv).rgb;
+        b = texture(u_gen_b, uv).rgb;
+    }
     f_color = vec4(mix(a, b, smoothstep(0.0, 1.0, u_gen_mix)), 1.0);
 }
