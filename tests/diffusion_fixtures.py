@@ -86,8 +86,7 @@ def write_tiny_tokenizer(folder: Path) -> None:
     (folder / "merges.txt").write_text("#version: 0.2\n")
     from transformers import CLIPTokenizer
 
-    tok = CLIPTokenizer(vocab_file=str(folder / "vocab.json"), merges_file=str(folder / "merges.txt"),
-                        model_max_length=16)
+    tok = CLIPTokenizer(vocab=vocab, merges=[], model_max_length=16)
     tok.save_pretrained(str(folder))
 
 
