@@ -326,8 +326,10 @@ class Show:
 
     def __init__(self, cfg: Config, *, audio: str = "", duration_s: Optional[float] = None,
                  record: str = "", list_hud: bool = True, source=None, fps_cap: Optional[float] = None,
-                 on_frame: Optional[Callable] = None):
+                 on_frame: Optional[Callable] = None, generator_factory: Optional[Callable] = None):
         self.cfg = cfg
+        # name, **options -> Generator; tests inject failing backends here
+        self.generator_factory = generator_factory
         self.audio_spec = audio
         self.duration_s = duration_s
         self.record_path = record or cfg.render.record
@@ -422,7 +424,7 @@ class Show:
         if backend != "embedded":
             opts.update(model=g.model, device=g.device, dtype=g.dtype)
         try:
-            gen = get_generator(backend, **opts)
+            gen = (self.generator_factory or get_generator)(backend, **opts)
             gen.load()
         except Exception as exc:
             if backend == "embedded":

@@ -1,0 +1,143 @@
+"""Never go black: inject each fault into a short headless show and check what is on screen."""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from gl_fixtures import egl_unavailable_reason
+from live.config import Config, build_config
+from live.gen import get_generator
+from live.gen.bank import LatentBank, save_bank
+
+SR = 22050
+
+
+@pytest.fixture(autouse=True)
+def _need_egl():
+    reason = egl_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def bank_dir(tmp_path):
+    gen = get_generator("embedded", size=64)
+    gen.load()
+    spec = gen.bank_spec()
+    gen.close()
+    rng = np.random.default_rng(3)
+    bank = LatentBank(name="faulty-test", backend=spec.backend, model_id=spec.model_id,
+                      model_hash=spec.model_hash or "", latents=rng.standard_normal((6, *spec.latent_shape)))
+    save_bank(bank, tmp_path / "bank")
+    return tmp_path / "bank"
+
+
+def click_track(seconds: float, bpm: float = 120.0) -> np.ndarray:
+    x = np.zeros(int(seconds * SR), np.float32)
+    for t in np.arange(0.0, seconds, 60.0 / bpm):
+        i = int(t * SR)
+        x[i:i + 200] += np.hanning(200).astype(np.float32) * 0.8
+    return x
+
+
+def make_cfg(banks, **gen) -> Config:
+    cfg = build_config({
+        "render": {"width": 160, "height": 90, "headless": "yes", "fps": 30.0, "hud": False},
+        "osc": {"enabled": False},
+        "audio": {"sample_rate_hz": SR},
+    })
+    return dataclasses.replace(cfg, gen=dataclasses.replace(cfg.gen, banks=tuple(str(b) for b in banks), size=64, **gen))
+
+
+class Failing:
+    """Wraps the embedded generator; misbehaves from the ``after``-th render on."""
+
+    def __init__(self, mode: str, after: int, **kw):
+        self.inner = get_generator("embedded", **kw)
+        self.name = f"failing-{mode}"
+        self.mode, self.after, self.n = mode, after, 0
+
+    def __getattr__(self, item):
+        return getattr(self.inner, item)
+
+    def render(self, ctl):
+        self.n += 1
+        if self.n > self.after:
+            if self.mode == "raise":
+                raise RuntimeError("CUDA out of memory (injected)")
+            time.sleep(30.0)  # a stall: the show must not wait for this
+        return self.inner.render(ctl)
+
+
+def run_show(cfg, *, factory=None, seconds=2.5):
+    from live.app import Show
+    from live.audio import ArraySource
+
+    means = []
+
+    def on_frame(show, now):
+        means.append(float(show.renderer.read_pixels().mean()))
+
+    show = Show(cfg, source=ArraySource(click_track(seconds + 2), sample_rate_hz=SR, realtime=True),
+                duration_s=seconds, on_frame=on_frame, generator_factory=factory)
+    result = show.run()
+    return show, result, np.array(means)
+
+
+def factory_for(mode, after):
+    def make(name, **kw):
+        if name == "embedded":
+            return get_generator("embedded", **kw)
+        return Failing(mode, after, **kw)
+    return make
+
+
+@pytest.mark.parametrize("mode", ["raise", "stall"])
+def test_generator_fault_keeps_picture_and_falls_back(bank_dir, mode):
+    cfg = make_cfg([bank_dir], backend="broken", timeout_s=0.4)
+    show, result, means = run_show(cfg, factory=factory_for(mode, after=5))
+    assert result.fallbacks >= 1
+    assert show.generator.name == "embedded"
+    assert any("failing-" + mode in m and "embedded" in m for m in result.messages), result.messages
+    # the picture never went black once the first generated frame was up
+    first = int(np.argmax(means > 5.0))
+    assert means[first:].min() > 5.0, means
+    # the GL loop kept drawing while the generator failed (30 fps for 2.5 s, loosely)
+    assert result.frames_drawn > 30
+    # the embedded generator took over and delivered frames after the fault
+    assert result.gen_frames > 5 + 3
+
+
+def test_bank_that_fails_to_load_leaves_others_playing(bank_dir, tmp_path):
+    broken = tmp_path / "broken_bank"
+    broken.mkdir()
+    (broken / "bank.toml").write_text((bank_dir / "bank.toml").read_text())
+    data = (bank_dir / "bank.safetensors").read_bytes()
+    (broken / "bank.safetensors").write_bytes(data[: len(data) // 2])  # truncated
+    cfg = make_cfg([broken, bank_dir])
+    show, result, means = run_show(cfg, seconds=1.5)
+    assert result.bank_errors == 1
+    assert any(str(broken) in m for m in result.messages), result.messages
+    assert list(show.banks) == ["faulty-test"]
+    assert means[-1] > 5.0 and result.gen_frames > 3
+
+
+def test_no_usable_bank_is_a_clear_start_error(tmp_path):
+    from live.app import Show, ShowError
+    from live.audio import ArraySource
+
+    cfg = make_cfg([tmp_path / "missing"])
+    show = Show(cfg, source=ArraySource(click_track(1.0), sample_rate_hz=SR),
+                generator_factory=lambda name, **kw: get_generator(name, **kw))
+    # the bundled default bank is the fallback; if it is missing too the error says how to build one
+    try:
+        show.start()
+    except ShowError as exc:
+        assert "bank build" in str(exc)
+    else:
+        assert show.banks, "fell back to the bundled default bank"
+    finally:
+        show.stop()
