@@ -37,6 +37,7 @@ from live.gen.bank import (CONTACT_SHEET_NAME, LatentBank, atomic_write_bytes, s
 log = logging.getLogger(__name__)
 
 PARTIAL_NAME = "bank.partial.safetensors"
+VIVID_FULL = 45.0         # colourfulness M from which an entry counts as fully vivid
 FEATURE_EDGE = 16          # selection features: previews shrunk to 16 x 16 RGB
 
 
@@ -131,11 +132,11 @@ def select_diverse(features: np.ndarray, vivid: np.ndarray, keep: int) -> list[i
     n = features.shape[0]
     if keep >= n:
         return list(range(n))
-    w = np.asarray(vivid, dtype=np.float64)
-    # square root: vividness tips the choice without letting neon extremes crowd out
-    # the subtler palettes (distinctness still dominates)
-    w = np.sqrt(w / max(float(w.max()), 1e-9))
-    chosen = [int(np.argmax(w))]
+    # Anything at least "averagely colourful" on Hasler & Suesstrunk's scale (M >= 45)
+    # counts fully; duller entries lose weight in proportion. Beyond that, distinctness
+    # decides, so the subtler palettes are not crowded out by the loudest ones.
+    w = np.minimum(1.0, np.asarray(vivid, dtype=np.float64) / VIVID_FULL)
+    chosen = [int(np.argmax(vivid))]
     mind = np.linalg.norm(features - features[chosen[0]], axis=1).astype(np.float64)
     for _ in range(keep - 1):
         score = mind * w
@@ -146,7 +147,7 @@ def select_diverse(features: np.ndarray, vivid: np.ndarray, keep: int) -> list[i
     return chosen
 
 
-def contact_sheet(images: list[np.ndarray], labels: list[str], *, thumb: int = 160,
+def contact_sheet(images: list[np.ndarray], labels: list[str], *, thumb: int = 128,
                   columns: int | None = None) -> "Any":
     """A PIL image: thumbnails in a grid, each with its index and label underneath."""
     from PIL import Image, ImageDraw
@@ -360,7 +361,11 @@ def build_bank(source: EntrySource, *, out_dir: str | os.PathLike, name: str | N
     save_bank(bank, out)
     if sheet:
         pics = [source.preview(e) for e in entries]
-        contact_sheet(pics, [bank.label(i) for i in range(bank.count)]).save(out / CONTACT_SHEET_NAME)
+        from PIL import Image
+
+        img = contact_sheet(pics, [bank.label(i) for i in range(bank.count)])
+        # 256 dithered colours: a fraction of the size, plenty for seeing what was built
+        img.quantize(256, dither=Image.Dither.FLOYDSTEINBERG).save(out / CONTACT_SHEET_NAME, optimize=True)
     try:
         partial_path.unlink()
     except FileNotFoundError:

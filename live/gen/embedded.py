@@ -42,7 +42,23 @@ WEIGHT_SEED = 20240611
 ARCH = "cppn-v1"
 N_FOURIER = 24
 HIDDEN = 32
+MOD = 0.3          # how strongly the latent modulates the network (sensitivity of the picture)
 MODEL_ID = f"embedded:{ARCH}"
+
+# Curated cosine palettes (Inigo Quilez, "palettes"): rgb(t) = a + b cos(2 pi (c t + d)).
+# Rows: a, b, c, d (each per channel R, G, B).
+PALETTES = np.array([
+    [[.5, .5, .5], [.5, .5, .5], [1, 1, 1], [0, .10, .20]],        # fire to deep blue
+    [[.5, .5, .5], [.5, .5, .5], [1, 1, 1], [.30, .20, .20]],      # copper and teal
+    [[.5, .5, .5], [.5, .5, .5], [1, 1, .5], [.80, .90, .30]],     # lime, violet, gold
+    [[.5, .5, .5], [.5, .5, .5], [1, .7, .4], [0, .15, .20]],      # sunset
+    [[.5, .5, .5], [.5, .5, .5], [2, 1, 0], [.50, .20, .25]],      # magenta and mint
+    [[.8, .5, .4], [.2, .4, .2], [2, 1, 1], [0, .25, .25]],        # coral
+    [[.5, .5, .5], [.5, .5, .5], [1, 1, 1], [0, .33, .67]],        # rainbow
+    [[.5, .5, .5], [.5, .5, .5], [1, 1, 1], [.50, .60, .70]],      # ice and violet
+    [[.55, .4, .6], [.45, .4, .4], [1, 1, 1], [.60, .35, .15]],    # orchid
+    [[.4, .5, .6], [.4, .45, .4], [1, 1, 1], [.55, .45, .25]],     # ocean
+], dtype=np.float32)
 MODEL_HASH = hashlib.sha256(
     f"{ARCH}|seed={WEIGHT_SEED}|latent={LATENT_DIM}|fourier={N_FOURIER}|hidden={HIDDEN}".encode()
 ).hexdigest()[:16]
@@ -63,8 +79,9 @@ class _Weights:
         z = LATENT_DIM
         k = N_FOURIER
         h = HIDDEN
+        mod = MOD
         # Fourier frequencies: a spread of scales (rad per unit of x in [-1, 1]).
-        scales = np.geomspace(0.8, 4.5, k).astype(f32)
+        scales = np.geomspace(0.8, 7.0, k).astype(f32)
         ang = rng.uniform(0, 2 * np.pi, k).astype(f32)
         m0 = np.zeros((4, k), f32)
         m0[0] = np.cos(ang) * scales
@@ -77,11 +94,12 @@ class _Weights:
         hm[1] = rng.normal(0, 1, (k, z)) * (0.35 * scales[:, None] / math.sqrt(z))
         hm[2] = rng.normal(0, 0.8 / math.sqrt(z), (k, z))
         hm[3] = rng.normal(0, 2.5 / math.sqrt(z), (k, z))
+        hm *= mod
         self.hm = hm.reshape(4 * k, z)
 
         def layer(n_in: int, n_out: int, gain: float, mod: float) -> tuple[np.ndarray, np.ndarray]:
             w0 = rng.normal(0, gain / math.sqrt(n_in), (n_in, n_out)).astype(f32)
-            hw = rng.normal(0, mod * gain / math.sqrt(n_in * z), (n_in * n_out, z)).astype(f32)
+            hw = rng.normal(0, MOD * mod * gain / math.sqrt(n_in * z), (n_in * n_out, z)).astype(f32)
             return w0, hw
 
         self.w1, self.hw1 = layer(k, h, 1.6, 1.0)
@@ -93,6 +111,7 @@ class _Weights:
         self.wo, self.hwo = layer(h, 3, 1.5, 0.8)
         # palette: hue d0, channel spread, span, shade contrast, zoom, 3 channel frequencies
         self.hp = rng.normal(0, 1.0 / math.sqrt(z), (8, z)).astype(f32)
+        self.hsel = rng.normal(0, 1.0 / math.sqrt(z), (len(PALETTES), z)).astype(f32)
 
 
 _BLAS_LOCAL = None
@@ -126,6 +145,14 @@ def _blas_single_thread() -> None:
         _BLAS_LOCAL(1)
 
 
+def _mean_std(x: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation (+1e-3) of a 1-D float32 array without a temporary."""
+    n = x.shape[0]
+    mean = float(np.add.reduce(x)) / n
+    var = max(float(np.dot(x, x)) / n - mean * mean, 0.0)
+    return mean, math.sqrt(var) + 1e-3
+
+
 def _resample_matrix(n_out: int, n_in: int) -> np.ndarray:
     """(n_out, n_in) bilinear resampling with pixel centres aligned (like GL_LINEAR)."""
     m = np.zeros((n_out, n_in), np.float32)
@@ -142,10 +169,15 @@ def _resample_matrix(n_out: int, n_in: int) -> np.ndarray:
     return m
 
 
+def default_internal(size: int) -> int:
+    """Internal resolution for an output size: 128 up to 384 px, then a third of the size."""
+    return min(size, 128) if size <= 384 else size // 3
+
+
 class EmbeddedGenerator(Generator):
     """The default backend: a latent-modulated neural field on the CPU (numpy).
 
-    Options: ``internal`` (internal resolution, default min(size, 128)),
+    Options: ``internal`` (internal resolution, default :func:`default_internal`),
     ``pulse_strength`` (see :class:`~live.gen.base.Generator`).
     Output: ``Frame.pixels`` (size, size, 3) uint8.
     """
@@ -154,7 +186,7 @@ class EmbeddedGenerator(Generator):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        internal = int(self.options.pop("internal", min(self.size, 128)))
+        internal = int(self.options.pop("internal", default_internal(self.size)))
         if internal < 8 or internal > self.size:
             raise GenError(f"embedded: internal resolution must be 8..size ({self.size}), got {internal}")
         self.internal = internal
@@ -190,6 +222,8 @@ class EmbeddedGenerator(Generator):
         self._b3 = np.empty((1, h), f32)
         self._wo = np.empty((h, 3), f32)
         self._pal = np.empty(8, f32)
+        self._pal_logits = np.empty(len(PALETTES), f32)
+        self._pal_mix = np.empty(12, f32)
         # per-pixel activations
         self._f = np.empty((p, k), f32)
         self._h1 = np.empty((p, h), f32)
@@ -248,22 +282,19 @@ class EmbeddedGenerator(Generator):
         # hue position: standardised so every latent spans a good part of the palette
         t = self._tmp
         np.copyto(t, o[:, 0])
-        mean = float(t.mean())
-        std = float(t.std()) + 1e-3
-        # palette from the latent (Quilez cosine palette, a = b = 0.5):
-        # d0 rotates the hues round the wheel, spread sets how far the three channels'
-        # phases differ (small = harmonious two-tone, large = rainbow), freq how much of
-        # the palette one picture spans.
-        d0 = 0.6 * float(pal[0])                        # ~uniform round the wheel (mod 1)
-        spread = 0.27 + 0.17 * math.tanh(float(pal[1]))
-        freq = 0.32 + 0.12 * math.tanh(float(pal[2]))   # palette span per standard deviation
+        mean, std = _mean_std(t)
+        # palette: a soft (softmax) blend of curated cosine palettes chosen by the latent,
+        # rotated a little; freq sets how much of the palette one picture spans.
+        pa, pb, pc, pd = self._palette(pal)
+        freq = 0.42 + 0.14 * math.tanh(float(pal[2]))   # palette span per standard deviation
         t -= mean
         t *= freq / std
         # light and saturation: tanh of standardised outputs
         shade = self._shade
         np.copyto(shade, o[:, 1])
-        shade -= float(shade.mean())
-        shade *= (1.4 + 0.4 * math.tanh(float(pal[3]))) / (float(shade.std()) + 1e-3)
+        m1, s1 = _mean_std(shade)
+        shade -= m1
+        shade *= (1.4 + 0.4 * math.tanh(float(pal[3]))) / s1
         np.tanh(shade, out=shade)
         shade *= 0.45
         shade += 0.6                                    # 0.15 .. 1.05
@@ -273,18 +304,29 @@ class EmbeddedGenerator(Generator):
         sat *= 0.15
         sat += 0.9                                      # 0.75 .. 1.05
         for ch in range(3):
-            d = d0 + spread * ch
-            c = 1.0 + 0.45 * math.tanh(float(pal[5 + ch]))
             row = self._rgb[ch]
-            np.multiply(t, c, out=row)
-            row += d
+            np.multiply(t, float(pc[ch]), out=row)
+            row += float(pd[ch])
             row *= 2.0 * math.pi
             np.cos(row, out=row)
-            # saturation around the mid grey, then light
-            row *= 0.5
+            # rgb = a + b cos(...), saturation scaling b, then light
+            row *= float(pb[ch])
             row *= sat
-            row += 0.5
+            row += float(pa[ch])
             row *= shade
+
+    def _palette(self, pal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(a, b, c, d) of the cosine palette for this latent: softmax blend of PALETTES."""
+        logits = self._pal_logits
+        np.matmul(self.w.hsel, self._z, out=logits)
+        logits *= 5.0                                   # mostly one palette, soft changes
+        logits -= logits.max()
+        np.exp(logits, out=logits)
+        logits /= logits.sum()
+        np.matmul(logits, PALETTES.reshape(len(PALETTES), -1), out=self._pal_mix)
+        mix = self._pal_mix.reshape(4, 3)
+        mix[3] += 0.1 * math.tanh(float(pal[0]))         # small hue rotation
+        return mix[0], mix[1], mix[2], mix[3]
 
     def render_latent(self, z: np.ndarray, *, out: np.ndarray) -> np.ndarray:
         """Render latent ``z`` (LATENT_DIM,) into ``out`` (size, size, 3) uint8; returns ``out``."""
