@@ -38,10 +38,11 @@ def midi_hz(note: float) -> float:
 def lowpass(x: np.ndarray, cutoff_hz: float, *, order: int = 2, sr: int = SAMPLE_RATE_HZ) -> np.ndarray:
     """Zero-phase Butterworth-shaped low-pass in the frequency domain (fine for synthesis)."""
     n = len(x)
-    spec = np.fft.rfft(x)
-    f = np.fft.rfftfreq(n, 1.0 / sr)
+    nfft = 1 << max(0, (n - 1).bit_length())          # power of two: fast FFT at any note length
+    spec = np.fft.rfft(x, nfft)
+    f = np.fft.rfftfreq(nfft, 1.0 / sr)
     spec *= 1.0 / np.sqrt(1.0 + (f / cutoff_hz) ** (2 * order))
-    return np.fft.irfft(spec, n)
+    return np.fft.irfft(spec, nfft)[:n]
 
 
 def highpass(x: np.ndarray, cutoff_hz: float, *, order: int = 2, sr: int = SAMPLE_RATE_HZ) -> np.ndarray:
