@@ -355,3 +355,26 @@ def test_portaudio_missing_maps_to_device_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", fake_import)
     with pytest.raises(AudioDeviceError, match="libportaudio2"):
         devices_mod.import_sounddevice()
+
+
+# ---------------------------------------------------------------- --audio DEVICE|FILE
+def test_open_source_picks_file_or_device(tmp_path):
+    import wave
+
+    from live.audio import AudioFileError, FileSource, open_source
+    from live.config import AudioConfig
+
+    path = tmp_path / "track.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(22050)
+        w.writeframes(np.zeros(2205, dtype="<i2").tobytes())
+    cfg = AudioConfig(sample_rate_hz=22050, loop=True, channels=2, device="Scarlett")
+    src = open_source(str(path), config=cfg, hop_size=256, realtime=False)
+    assert isinstance(src, FileSource) and src.loop and src.sample_rate_hz == 22050 and src.hop_size == 256
+    dev = open_source(None, config=cfg)                 # falls back to the configured device
+    assert isinstance(dev, SoundDeviceSource) and dev.device == "Scarlett" and dev.channels == 2
+    assert open_source("3", config=cfg).device == "3"
+    with pytest.raises(AudioFileError, match="missing.mp3: file not found"):
+        open_source(str(tmp_path / "missing.mp3"), config=cfg)

@@ -13,9 +13,11 @@ from live.audio.device import SoundDeviceSource
 from live.audio.devices import DeviceInfo, find_input_device, list_devices
 from live.audio.file import FileSource, decode_audio
 from live.audio.memory import ArraySource
+from live.audio.open import open_source
 from live.audio.ring import RingBuffer
 
 __all__ = [
     "ArraySource", "AudioDeviceError", "AudioError", "AudioFileError", "AudioSource", "DeviceInfo",
     "FileSource", "RingBuffer", "SoundDeviceSource", "decode_audio", "find_input_device", "list_devices",
+    "open_source",
 ]
