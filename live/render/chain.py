@@ -43,6 +43,7 @@ class Pass:
     fbos: list = field(default_factory=list)
     current: int = 0          # index of the framebuffer written this frame
     size: tuple = (0, 0)
+    fresh: bool = True        # feedback history is empty: seed it from the first frame
 
     @property
     def output(self):
@@ -108,6 +109,7 @@ class Chain:
         self.errors: dict[str, str] = {}
         self.last_error: str | None = None
         self.passes: list[Pass] = []
+        self._copy_vao = None
         for name in names:
             src = load_source(name, self.dirs)       # ShaderError if missing: fail at start, not mid-show
             program = compile_program(ctx, src)
@@ -145,6 +147,7 @@ class Chain:
             p.fbos.append(fbo)
         p.current = 0
         p.size = size
+        p.fresh = True
 
     def resize(self, size: tuple[int, int]) -> None:
         size = (max(1, int(size[0])), max(1, int(size[1])))
@@ -169,18 +172,35 @@ class Chain:
         gen_b.use(location=1)
         src_tex = gen_b
         for p in self.passes:
-            if p.uses_prev:
-                prev = p.textures[p.current]
-                p.current ^= 1
-                prev.use(location=3)
             values["u_resolution"] = (float(p.size[0]), float(p.size[1]))
-            src_tex.use(location=2)
             bad = set_uniforms(p, values)
             if bad:
                 self._note_error(p.name, bad)
+            if p.uses_prev:
+                if p.fresh:          # empty history: start it as the incoming picture, not black
+                    self._copy(src_tex, p.fbos[p.current])
+                    p.fresh = False
+                prev = p.textures[p.current]
+                p.current ^= 1
+                prev.use(location=3)
+            src_tex.use(location=2)
             p.fbo.use()
             p.vao.render(mode=self.ctx.TRIANGLES, vertices=3)
             src_tex = p.output
+
+    def _copy(self, tex, fbo) -> None:
+        if self._copy_vao is None:
+            from live.render.shaderlib import DEFAULT_VERTEX, DEFAULT_VERSION
+
+            prog = self.ctx.program(
+                vertex_shader=DEFAULT_VERSION + DEFAULT_VERTEX,
+                fragment_shader=DEFAULT_VERSION + "\nuniform sampler2D u_tex; in vec2 v_uv; out vec4 f;"
+                                "void main() { f = texture(u_tex, v_uv); }")
+            prog["u_tex"].value = 4
+            self._copy_vao = self.ctx.vertex_array(prog, [])
+        tex.use(location=4)
+        fbo.use()
+        self._copy_vao.render(mode=self.ctx.TRIANGLES, vertices=3)
 
     # -- hot reload -----------------------------------------------------------------------
     def check_reload(self) -> list[str]:
@@ -231,3 +251,6 @@ class Chain:
             for obj in (*p.fbos, *p.textures, p.vao, p.program):
                 obj.release()
         self.passes = []
+        if self._copy_vao is not None:
+            self._copy_vao.program.release()
+            self._copy_vao.release()
