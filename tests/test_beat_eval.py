@@ -95,9 +95,12 @@ def test_scoring_perfect_shifted_double_and_latency():
     assert perfect["f"] == pytest.approx(1.0) and perfect["cmlt"] == pytest.approx(1.0)
     assert perfect["offset_mean_ms"] == pytest.approx(0.0, abs=1e-6)
     assert perfect["latency_mean_ms"] == pytest.approx(11.6, abs=1e-6)
-    assert perfect["diag"] == "ok"
+    assert perfect["diag"] == "ok" and perfect["lock_s"] == 0.0
+    # a tracker that finds the beat only from 3.0 s on locks there
+    late_start = be.score(ref, np.concatenate([[0.3, 1.1, 2.2], ref[ref >= 3.0]]))
+    assert late_start["lock_s"] == pytest.approx(3.0)
     shifted = be.score(ref, ref + 0.2)
-    assert shifted["f"] < 0.5
+    assert shifted["f"] < 0.5 and np.isnan(shifted["lock_s"])
     late = be.score(ref, ref + 0.03)
     assert late["f"] == pytest.approx(1.0) and late["offset_median_ms"] == pytest.approx(30.0, abs=1e-6)
     double = be.score(ref, np.arange(0, 30, 0.25))

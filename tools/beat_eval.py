@@ -16,8 +16,9 @@ Metrics (mir_eval.beat, defaults): F-measure (+-70 ms window), CMLt, AMLt. Both 
 estimate are trimmed of the first 5 s (mir_eval.beat.trim_beats), so start-up is not scored.
 Also: offset = mean/median (estimated - reference) of the beats matched inside the F-measure window
 (ms; negative = early), latency = mean (report_time - beat_time) over all beats (ms; how long after a
-beat sounds the tracker says so), est BPM = 60 / median inter-beat interval after 5 s, and a
-diagnosis: ok | x2, x1/2, x3/2, x2/3, x3, x1/3 (metrical-level error) | offbeat (right tempo,
+beat sounds the tracker says so; latmax = the worst), lock s = time of the first estimated beat that
+starts 4 consecutive correct beats (untrimmed; mean over pieces that lock), est BPM = 60 / median
+inter-beat interval after 5 s, and a diagnosis: ok | x2, x1/2, x3/2, x2/3, x3, x1/3 (metrical-level error) | offbeat (right tempo,
 anti-phase) | phase (right tempo, other phase) | drift | none (no beats).
 """
 from __future__ import annotations
@@ -155,6 +156,19 @@ def score(ref_beats, est_pairs, *, trim_s: float = TRIM_S) -> dict:
         return _score(ref_beats, est_pairs, trim_s=trim_s)
 
 
+def lock_time_s(ref: np.ndarray, est: np.ndarray, *, run: int = 4) -> float:
+    """Time (s) of the first estimated beat that starts `run` consecutive estimates matching
+    `run` consecutive reference beats within the F-measure window (untrimmed); NaN if never."""
+    import mir_eval
+    if len(est) < run or len(ref) < run:
+        return float("nan")
+    m = dict((j, i) for i, j in mir_eval.util.match_events(ref, est, F_WINDOW_S))
+    for k in range(len(est) - run + 1):
+        if all(k + d in m for d in range(run)) and all(m[k + d] == m[k] + d for d in range(run)):
+            return float(est[k])
+    return float("nan")
+
+
 def _score(ref_beats, est_pairs, *, trim_s: float) -> dict:
     import mir_eval
     ref = np.sort(np.asarray(ref_beats, dtype=float))
@@ -179,23 +193,25 @@ def _score(ref_beats, est_pairs, *, trim_s: float) -> dict:
     lat = (pairs[:, 1] - pairs[:, 0]) * 1000.0
     lat = lat[np.isfinite(lat)]
     est_bpm = float(60.0 / np.median(np.diff(est_t))) if len(est_t) >= 2 else float("nan")
+    lock = lock_time_s(ref, est_all)
     return dict(f=f, cmlt=cmlt, amlt=amlt,
                 offset_mean_ms=float(offs.mean()) if len(offs) else float("nan"),
                 offset_median_ms=float(np.median(offs)) if len(offs) else float("nan"),
                 latency_mean_ms=float(lat.mean()) if len(lat) else float("nan"),
                 latency_max_ms=float(lat.max()) if len(lat) else float("nan"),
-                n_est=int(len(est_t)), n_ref=int(len(ref_t)), est_bpm=est_bpm,
+                n_est=int(len(est_t)), n_ref=int(len(ref_t)), est_bpm=est_bpm, lock_s=lock,
                 diag=diagnose(ref_t, est_t, f))
 
 
 # ----------------------------------------------------------------------------- set handling
-def cache_key(*, n: int, seed: int, seconds: float, only) -> str:
-    blob = json.dumps(dict(v=mk.GENERATOR_VERSION, n=n, seed=seed, seconds=seconds, only=only or [],
+def cache_key(*, n: int, seed: int, seconds: float, only, room: bool = False) -> str:
+    blob = json.dumps(dict(v=mk.GENERATOR_VERSION, n=n, seed=seed, seconds=seconds, only=only or [], room=room,
                            sf=mk.find_soundfont()), sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
-def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only=None, log=print) -> Path:
+def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only=None, room: bool = False,
+               log=print) -> Path:
     if directory:
         d = Path(directory)
         if (d / "manifest.json").exists():
@@ -204,11 +220,11 @@ def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only
             raise ValueError(f"{d} has no manifest.json: not a beat evaluation set (make one with "
                              f"tools/make_beat_eval_set.py --out DIR)")
     else:
-        d = CACHE_DIR / cache_key(n=n, seed=seed, seconds=seconds, only=only)
+        d = CACHE_DIR / cache_key(n=n, seed=seed, seconds=seconds, only=only, room=room)
         if (d / "manifest.json").exists():
             return d
     log(f"generating evaluation set in {d} ...")
-    mk.make_set(d, n=n, seed=seed, seconds=seconds, only=only, log=log)
+    mk.make_set(d, n=n, seed=seed, seconds=seconds, only=only, room=room, log=log)
     return d
 
 
@@ -224,7 +240,7 @@ def fmt(v, spec):
 
 def print_table(results: dict, trackers: list[str], pieces: list[dict], out=sys.stdout) -> None:
     hdr = f"{'piece':18s} {'bpm':>7s} {'meter':5s} {'tracker':7s} {'F':>5s} {'CMLt':>5s} {'AMLt':>5s} " \
-          f"{'off ms':>7s} {'lat ms':>7s} {'latmax':>6s} {'estBPM':>6s}  diag"
+          f"{'off ms':>7s} {'lat ms':>7s} {'latmax':>6s} {'lock s':>6s} {'estBPM':>6s}  diag"
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for p in pieces:
@@ -237,14 +253,14 @@ def print_table(results: dict, trackers: list[str], pieces: list[dict], out=sys.
                 continue
             print(f"{lead} {tr:7s} {r['f']:5.3f} {r['cmlt']:5.3f} {r['amlt']:5.3f} "
                   f"{fmt(r['offset_mean_ms'], '7.1f')} {fmt(r['latency_mean_ms'], '7.1f')} "
-                  f"{fmt(r['latency_max_ms'], '6.1f')} {fmt(r['est_bpm'], '6.1f')}  {r['diag']}", file=out)
+                  f"{fmt(r['latency_max_ms'], '6.1f')} {fmt(r['lock_s'], '6.1f')} {fmt(r['est_bpm'], '6.1f')}  {r['diag']}", file=out)
     print("-" * len(hdr), file=out)
     for tr in trackers:
         s = summarize(results[tr])
         if s:
             print(f"{'MEAN (' + str(s['n']) + ' pieces)':32s} {tr:7s} {s['f']:5.3f} {s['cmlt']:5.3f} "
                   f"{s['amlt']:5.3f} {fmt(s['offset_mean_ms'], '7.1f')} {fmt(s['latency_mean_ms'], '7.1f')} "
-                  f"{fmt(s['latency_max_ms'], '6.1f')}  rt x{s['realtime_factor']:.0f}", file=out)
+                  f"{fmt(s['latency_max_ms'], '6.1f')} {fmt(s['lock_s'], '6.1f')}  rt x{s['realtime_factor']:.0f}", file=out)
 
 
 def summarize(per_piece: dict) -> dict | None:
@@ -255,7 +271,8 @@ def summarize(per_piece: dict) -> dict | None:
     secs = sum(r["audio_s"] for r in rows)
     wall = sum(r["wall_s"] for r in rows)
     return dict(n=len(rows), f=m("f"), cmlt=m("cmlt"), amlt=m("amlt"), offset_mean_ms=m("offset_mean_ms"),
-                latency_mean_ms=m("latency_mean_ms"),
+                latency_mean_ms=m("latency_mean_ms"), lock_s=m("lock_s"),
+                n_never_locked=sum(1 for r in rows if not math.isfinite(r["lock_s"])),
                 latency_max_ms=float(np.nanmax([r["latency_max_ms"] for r in rows])) if any(
                     np.isfinite(r["latency_max_ms"]) for r in rows) else float("nan"),
                 realtime_factor=secs / wall if wall > 0 else float("inf"))
@@ -308,6 +325,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=len(mk.PIECES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--room", action="store_true",
+                    help="score the 'room' variant of the set (reverb, noise, band-limit, soft clip: a mic in a club)")
     a = ap.parse_args(argv)
 
     trackers = [t.strip() for t in a.trackers.split(",") if t.strip()]
@@ -322,11 +341,11 @@ def main(argv=None) -> int:
             trackers.remove("ours")
     only = [s for s in a.only.split(",") if s] or (list(mk.QUICK) if a.quick else None)
     try:
-        set_dir = ensure_set(a.dir, n=a.n, seed=a.seed, seconds=a.seconds, log=lambda s: print(s, file=sys.stderr))
+        set_dir = ensure_set(a.dir, n=a.n, seed=a.seed, seconds=a.seconds, room=a.room, log=lambda s: print(s, file=sys.stderr))
     except (mk.SetupError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"set: {set_dir}  (first {TRIM_S:g} s of every piece not scored: mir_eval trim_beats; "
+    print(f"set: {set_dir}{' [room]' if a.room else ''}  (first {TRIM_S:g} s of every piece not scored: mir_eval trim_beats; "
           f"F window +-{F_WINDOW_S * 1000:.0f} ms)")
     results, pieces = evaluate(set_dir, trackers, only=only, jobs=max(1, a.jobs))
     print_table(results, trackers, pieces)

@@ -18,7 +18,7 @@ Output folder: ``NAME.mid``, ``NAME.wav`` (44.1 kHz 16-bit stereo, peak -1 dBFS,
 the common "time beatnum" layout; mir_eval.io.load_events reads the first column) and
 ``manifest.json`` (name, style, bpm, bpm_end, meter, beat_unit, swing, drums, notes, files).
 
-    python tools/make_beat_eval_set.py --out DIR [--n 16] [--seed 0] [--seconds 30] [--only house,waltz]
+    python tools/make_beat_eval_set.py --out DIR [--n 16] [--seed 0] [--seconds 30] [--only house,waltz] [--room]
 
 The set is deterministic for given arguments (same seed -> same MIDI; the audio depends only on
 the fluidsynth build and soundfont).
@@ -742,8 +742,30 @@ def write_wav(path: Path, x: np.ndarray, sr: int) -> None:
         w.writeframes(pcm.tobytes())
 
 
+def degrade_room(x: np.ndarray, sr: int, *, seed: int) -> np.ndarray:
+    """A mic in a club: band-limited PA (60 Hz-9 kHz), 0.9 s reverb tail, pink noise at 20 dB SNR,
+    soft clipping. x (n, channels) float32 -> same shape. The direct sound keeps its timing, so the
+    ground truth does not move."""
+    from scipy.signal import butter, fftconvolve, lfilter, sosfilt
+    rng = np.random.default_rng(seed)
+    y = sosfilt(butter(2, [60, 9000], "band", fs=sr, output="sos"), x, axis=0)
+    n_ir = int(0.9 * sr)
+    t = np.arange(n_ir) / sr
+    ir = rng.standard_normal((n_ir, y.shape[1])) * np.exp(-6.9 * t / 0.9)[:, None]
+    ir[: int(0.015 * sr)] = 0.0                                  # 15 ms pre-delay
+    ir /= np.sqrt(np.sum(ir ** 2, axis=0, keepdims=True))
+    wet = np.stack([fftconvolve(y[:, c], ir[:, c])[: len(y)] for c in range(y.shape[1])], axis=1)
+    y = y + 0.5 * wet
+    pink = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],      # 1/f filter
+                   [1.0, -2.494956002, 2.017265875, -0.522189400], rng.standard_normal(y.shape), axis=0)
+    pink *= np.sqrt(np.mean(y ** 2) / np.mean(pink ** 2)) * 10 ** (-20.0 / 20.0)
+    y = y + pink
+    y /= np.max(np.abs(y)) or 1.0
+    return (np.tanh(2.0 * y) / np.tanh(2.0)).astype(np.float32)
+
+
 def render(midi_path: Path, wav_path: Path, *, seconds: float, soundfont: str, fluidsynth: str,
-           sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+           sample_rate_hz: int = SAMPLE_RATE_HZ, room_seed: int | None = None) -> None:
     raw = wav_path.with_suffix(".raw.wav")
     cmd = [fluidsynth, "-ni", "-q", "-g", "0.5", "-F", str(raw), "-T", "wav", "-O", "s16",
            "-r", str(sample_rate_hz), soundfont, str(midi_path)]
@@ -756,6 +778,8 @@ def render(midi_path: Path, wav_path: Path, *, seconds: float, soundfont: str, f
     if x.shape[0] < n:
         x = np.concatenate([x, np.zeros((n - x.shape[0], x.shape[1]), np.float32)])
     x = x[:n].copy()
+    if room_seed is not None:
+        x = degrade_room(x, sr, seed=room_seed)
     fade = min(n, int(0.05 * sr))
     x[n - fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[:, None]
     peak = float(np.max(np.abs(x))) or 1.0
@@ -776,7 +800,7 @@ def plan(*, n: int, seed: int, only: list[str] | None = None) -> list[tuple[str,
 
 
 def make_set(out_dir, *, n: int = 16, seed: int = 0, seconds: float = 30.0, only: list[str] | None = None,
-             bpm: float | None = None, drums_only: bool = False, workers: int = 2,
+             bpm: float | None = None, drums_only: bool = False, room: bool = False, workers: int = 2,
              log=print) -> dict:
     """Compose + render + annotate a set into out_dir; returns the manifest dict.
 
@@ -810,10 +834,11 @@ def make_set(out_dir, *, n: int = 16, seed: int = 0, seconds: float = 30.0, only
             beat_unit=info.pop("beat_unit", "quarter"), swing=float(info.pop("swing", 0.5)),
             drums=bool(info.pop("drums", True)) and True, notes=info.pop("notes", ""),
             wav=wav.name, midi=mid.name, beats=beats_p.name, n_beats=len(gt), seconds=seconds))
-        jobs.append((mid, wav))
+        jobs.append((mid, wav, pseed))
     with ThreadPoolExecutor(max(1, workers)) as ex:
-        list(ex.map(lambda j: render(j[0], j[1], seconds=seconds, soundfont=sf, fluidsynth=fs), jobs))
-    manifest = dict(generator_version=GENERATOR_VERSION, seed=seed, n=len(entries), seconds=seconds,
+        list(ex.map(lambda j: render(j[0], j[1], seconds=seconds, soundfont=sf, fluidsynth=fs,
+                                     room_seed=j[2] if room else None), jobs))
+    manifest = dict(generator_version=GENERATOR_VERSION, seed=seed, n=len(entries), seconds=seconds, room=room,
                     sample_rate_hz=SAMPLE_RATE_HZ, soundfont=sf,
                     beat_definition="4/4, 3/4: quarter notes; 6/8: dotted quarters; from the MIDI tempo map",
                     pieces=entries)
@@ -833,10 +858,12 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated styles: " + ",".join(STYLE_BY_NAME))
     ap.add_argument("--quick", action="store_true", help="only the quick subset: " + ",".join(QUICK))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--room", action="store_true", help="degrade like a mic in a club: band-limit, "
+                    "reverb, pink noise at 20 dB SNR, soft clip (ground truth unchanged)")
     a = ap.parse_args(argv)
     only = [s for s in a.only.split(",") if s] or (list(QUICK) if a.quick else None)
     try:
-        make_set(a.out, n=a.n, seed=a.seed, seconds=a.seconds, only=only, workers=a.workers)
+        make_set(a.out, n=a.n, seed=a.seed, seconds=a.seconds, only=only, room=a.room, workers=a.workers)
     except (SetupError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
