@@ -412,6 +412,8 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--images", default=None, help="vae: folder of images to encode")
     p.add_argument("--prompts", default=None, help="lcm: text file, one prompt per line")
     p.add_argument("--per-prompt", type=int, default=4, help="lcm: entries per prompt (default 4)")
+    p.add_argument("--lora", default="", help="lcm: LCM-LoRA weight file for a Stable Diffusion 1.5-family model")
+    p.add_argument("--vae", default="", help="lcm: decode previews with this VAE / tiny VAE folder")
     p.add_argument("--size", type=int, default=None, help="image size in pixels (default: backend's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda")
     p.add_argument("--dtype", default="auto", help="auto | float32 | float16")

@@ -216,19 +216,23 @@ class EmbeddedGenerator(Generator):
         self._m = np.empty((4, k), f32)
         self._w1 = np.empty((k, h), f32)
         self._v1 = np.empty((4, h), f32)
-        self._w2 = np.empty((h, h), f32)
-        self._b2 = np.empty((1, h), f32)
-        self._w3 = np.empty((h, h), f32)
-        self._b3 = np.empty((1, h), f32)
+        # layers 2 and 3 carry their bias as an extra weight row against a constant-1
+        # input column (a broadcast add would make numpy allocate a buffer every frame)
+        self._w2a = np.empty((h + 1, h), f32)
+        self._w3a = np.empty((h + 1, h), f32)
+        self._w2, self._b2 = self._w2a[:h], self._w2a[h:]
+        self._w3, self._b3 = self._w3a[:h], self._w3a[h:]
         self._wo = np.empty((h, 3), f32)
         self._pal = np.empty(8, f32)
         self._pal_logits = np.empty(len(PALETTES), f32)
         self._pal_mix = np.empty(12, f32)
         # per-pixel activations
         self._f = np.empty((p, k), f32)
-        self._h1 = np.empty((p, h), f32)
+        self._h1a = np.ones((p, h + 1), f32)         # last column stays 1
+        self._h2a = np.ones((p, h + 1), f32)
+        self._h1, self._h2 = self._h1a[:, :h], self._h2a[:, :h]
         self._t1 = np.empty((p, h), f32)
-        self._h2 = np.empty((p, h), f32)
+        self._t2 = np.empty((p, h), f32)
         self._o = np.empty((p, 3), f32)
         self._rgb = np.empty((3, p), f32)          # planar colour at internal resolution
         self._tmp = np.empty(p, f32)
@@ -243,6 +247,7 @@ class EmbeddedGenerator(Generator):
         self._rxt = np.ascontiguousarray(_resample_matrix(s, r).T)
         self._up1 = np.empty((r, s), f32)
         self._up = np.empty((3, s, s), f32)
+        self._u8 = np.empty((3, s, s), np.uint8)
         self._scratch = np.empty((s, s), f32)
         self.loaded = True
         # warm-up: one render of a fixed latent, so first-call costs are paid here
@@ -266,17 +271,20 @@ class EmbeddedGenerator(Generator):
         """Evaluate the network for every pixel; fills self._rgb (3, R*R) in 0..1."""
         np.matmul(self._c, self._m, out=self._f)
         np.sin(self._f, out=self._f)
-        np.matmul(self._f, self._w1, out=self._h1)
-        np.matmul(self._c, self._v1, out=self._t1)
-        self._h1 += self._t1
-        np.tanh(self._h1, out=self._h1)
-        np.matmul(self._h1, self._w2, out=self._h2)
-        self._h2 += self._b2
-        np.sin(self._h2, out=self._h2)
-        np.matmul(self._h2, self._w3, out=self._h1)
-        self._h1 += self._b3
-        np.tanh(self._h1, out=self._h1)
-        np.matmul(self._h1, self._wo, out=self._o)
+        # activations run on contiguous work buffers (ufuncs on strided views allocate
+        # buffers); results are copied beside the constant-1 column for the next layer
+        a, b = self._t1, self._t2
+        np.matmul(self._f, self._w1, out=a)
+        np.matmul(self._c, self._v1, out=b)
+        a += b
+        np.tanh(a, out=a)
+        self._h1[...] = a
+        np.matmul(self._h1a, self._w2a, out=a)   # h1 @ W2 + b2
+        np.sin(a, out=a)
+        self._h2[...] = a
+        np.matmul(self._h2a, self._w3a, out=a)   # h2 @ W3 + b3
+        np.tanh(a, out=a)
+        np.matmul(a, self._wo, out=self._o)
         o = self._o
         pal = self._pal
         # hue position: standardised so every latent spans a good part of the palette
@@ -348,8 +356,10 @@ class EmbeddedGenerator(Generator):
         np.clip(up, 0.0, 1.0, out=up)
         up *= 255.0
         up += 0.5
+        # cast contiguous -> contiguous (no ufunc buffers), then interleave uint8 planes
+        np.copyto(self._u8, up, casting="unsafe")
         for ch in range(3):
-            np.copyto(out[:, :, ch], up[ch], casting="unsafe")
+            out[:, :, ch] = self._u8[ch]
         return out
 
     def render(self, ctl: GenControl) -> Frame:
