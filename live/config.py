@@ -57,8 +57,8 @@ class FeaturesConfig:
     onset_threshold: float = 0.3
     onset_min_interval_s: float = 0.06
     onset_silence_db: float = -60.0
-    bpm_min: float = 85.0            # preferred tempo range for metrical-level correction
-    bpm_max: float = 175.0
+    bpm_min: float = 60.0            # preferred tempo range for metrical-level correction
+    bpm_max: float = 200.0
     beats_per_bar: int = 4
     tap_timeout_s: float = 0.0       # 0 = a tap tempo holds until released
     tempo_window_s: float = 6.0      # onset-envelope history the tempo tracker looks at

@@ -158,7 +158,7 @@ class Analyzer:
 
         # --- loudness gate ----------------------------------------------------------------------
         self._silence_db = float(cfg.onset_silence_db)
-        self._a_gate = math.exp(-self._hop_s / 0.3)
+        self._a_gate = math.exp(-self._hop_s / 0.15)
         self._gate_ms = 0.0
         self._gate_ms_min = 10.0 ** (self._silence_db / 10.0)
         self._bin_hz = sr / win
@@ -183,6 +183,8 @@ class Analyzer:
         self._period_s = 0.0        # current beat period used by the flywheel (0 = none)
         self._next_beat_t = -1.0
         self._locked = False
+        self._phase_doubt = 0
+        self._phase_doubt_err = 0.0
         self._confidence = 0.0
         self._tracker_bpm = 0.0
         self._beat_count = 0
@@ -484,7 +486,19 @@ class Analyzer:
         k = round((self._next_beat_t - beat_meas_t) / Pf)
         err = beat_meas_t + k * Pf - self._next_beat_t
         err = (err + 0.5 * Pf) % Pf - 0.5 * Pf
-        self._next_beat_t += 0.2 * err
+        if abs(err) < 0.12 * Pf:
+            # locked: small nudges only, so an off-beat hat or bass line cannot drag the phase
+            self._next_beat_t += 0.2 * err
+            self._phase_doubt = 0
+            return
+        # a large error must persist (the same error, ~1.5 s) before the flywheel re-phases
+        if self._phase_doubt and abs(((err - self._phase_doubt_err) + 0.5 * Pf) % Pf - 0.5 * Pf) < 0.1 * Pf:
+            self._phase_doubt += 1
+        else:
+            self._phase_doubt, self._phase_doubt_err = 1, err
+        if self._phase_doubt * self._update_every * self._hop_s > 1.5:
+            self._next_beat_t += err
+            self._phase_doubt = 0
 
     def _run_flywheel(self, t: float, audible: bool) -> float:
         """Advance the beat flywheel to time ``t``; emit the beats that fell in this hop."""

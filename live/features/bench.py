@@ -1,0 +1,106 @@
+"""``latent-live bench analyze``: the analyzer's cost per hop on a realistic synthetic mix."""
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+
+def synth_mix(*, seconds: float, sample_rate_hz: int = 44100, bpm: float = 128.0, seed: int = 0) -> np.ndarray:
+    """A dense dance-music-like mix: kick, clap, hats, bass line, chord pad, noise floor.
+
+    Returns ``(n,)`` float32 in [-1, 1].
+    """
+    sr = sample_rate_hz
+    rng = np.random.default_rng(seed)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    beat = 60.0 / bpm
+    x = 0.01 * rng.standard_normal(n)
+    k = np.arange(int(0.25 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 * k + 3.0 * (1 - np.exp(-k / 0.03)))) * np.exp(-k / 0.12)  # pitch drop
+    clap = rng.standard_normal(k.size) * np.exp(-k / 0.04) * 0.5
+    hat = rng.standard_normal(int(0.05 * sr)) * np.exp(-np.arange(int(0.05 * sr)) / (0.01 * sr)) * 0.25
+    hat = np.diff(hat, prepend=0.0)
+    for i, bt in enumerate(np.arange(0.0, seconds, beat)):
+        s = int(bt * sr)
+        for snd, off in ((kick, 0.0), (hat, beat / 2)):
+            j = s + int(off * sr)
+            m = min(snd.size, n - j)
+            if m > 0:
+                x[j:j + m] += snd[:m]
+        if i % 2 == 1:
+            m = min(clap.size, n - s)
+            x[s:s + m] += clap[:m]
+    roots = (55.0, 55.0 * 2 ** (3 / 12), 55.0 * 2 ** (8 / 12), 55.0 * 2 ** (10 / 12))
+    bar = 4 * beat
+    root = np.array(roots)[(t // bar).astype(int) % 4]
+    x += 0.3 * np.sin(2 * np.pi * root * t) * (0.6 + 0.4 * np.cos(2 * np.pi * t / beat))
+    for ratio in (4.0, 5.04, 6.0):
+        x += 0.06 * np.sin(2 * np.pi * root * ratio * t)
+    x /= max(1e-9, np.abs(x).max()) / 0.9
+    return x.astype(np.float32)
+
+
+def measure(*, seconds: float = 30.0, sample_rate_hz: int = 44100, config=None) -> dict:
+    """Feed ``seconds`` of the synthetic mix through one Analyzer; per-hop wall-clock cost."""
+    from live.features.analyzer import Analyzer
+
+    x = synth_mix(seconds=seconds, sample_rate_hz=sample_rate_hz)
+    an = Analyzer(sample_rate_hz=sample_rate_hz, config=config)
+    hop = an.hop_size
+    n = x.size // hop
+    warm = min(n // 10, 200)
+    costs = np.zeros(n, dtype=np.float64)
+    pc = time.perf_counter
+    last = None
+    for i in range(n):
+        h = x[i * hop:(i + 1) * hop]
+        t0 = pc()
+        last = an.process(h)
+        costs[i] = pc() - t0
+    c = costs[warm:] * 1000.0
+    hop_ms = 1000.0 * hop / sample_rate_hz
+    return {
+        "what": "analyzer cost per hop",
+        "sample_rate_hz": sample_rate_hz,
+        "hop_size": hop,
+        "hop_ms": round(hop_ms, 3),
+        "hops": int(c.size),
+        "median_ms": round(float(np.median(c)), 4),
+        "p99_ms": round(float(np.percentile(c, 99)), 4),
+        "max_ms": round(float(c.max()), 4),
+        "mean_ms": round(float(c.mean()), 4),
+        "realtime_fraction": round(float(c.mean()) / hop_ms, 4),
+        "bpm_found": round(float(last.bpm), 2) if last is not None else 0.0,
+    }
+
+
+def register_bench(sub) -> None:
+    p = sub.add_parser("analyze", help="analyzer cost per hop (median, p99) on a synthetic mix",
+                       description="Feeds a synthetic 128 BPM mix through the live Analyzer hop by hop "
+                                   "and prints the per-hop cost and the fraction of real time it uses.")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the mix (default 30)")
+    p.add_argument("--sample-rate", type=int, default=44100, metavar="HZ")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from live.cli import UserError
+
+    if args.seconds <= 1.0:
+        raise UserError("--seconds must be more than 1")
+    r = measure(seconds=args.seconds, sample_rate_hz=args.sample_rate)
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"analyzer, {r['hop_size']}-sample hop at {r['sample_rate_hz']} Hz ({r['hop_ms']:.2f} ms of audio), "
+          f"{r['hops']} hops")
+    print(f"  median  {r['median_ms']:.3f} ms/hop")
+    print(f"  p99     {r['p99_ms']:.3f} ms/hop")
+    print(f"  max     {r['max_ms']:.3f} ms/hop")
+    print(f"  load    {100 * r['realtime_fraction']:.1f} % of real time")
+    print(f"  (tempo found: {r['bpm_found']:.1f} BPM; mix is 128 BPM)")
+    return 0
