@@ -101,13 +101,14 @@ class Keyframe:
         return first_frame_at(self.time_s, fps)
 
     def to_dict(self, fps: float) -> dict:
-        d = {"time_s": round(float(self.time_s), 6), "frame": self.frame(fps), "bank": self.bank,
+        # input values keep full precision (JSON floats round-trip exactly): a re-render is bit-exact
+        d = {"time_s": float(self.time_s), "frame": self.frame(fps), "bank": self.bank,
              "entry": int(self.entry), "reason": self.reason}
         if self.cut:
             d["cut"] = True
         if self.toward is not None:
             d["toward"] = int(self.toward)
-            d["ease_end_s"] = round(float(self.ease_end_s), 6)
+            d["ease_end_s"] = float(self.ease_end_s)
         return d
 
 
@@ -145,7 +146,7 @@ class Timeline:
             "backend": self.backend,
             "model": self.model,
             "banks": self.banks,
-            "sync_ms": round(float(self.sync_ms), 3),
+            "sync_ms": float(self.sync_ms),
             "range": self.range,
             "tempo": self.tempo,
             "beats": self.beats,
