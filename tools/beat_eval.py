@@ -311,6 +311,18 @@ def _run_one(task) -> dict:
     return r
 
 
+def code_version() -> dict:
+    """git HEAD and whether live/features has uncommitted changes (results are a snapshot of the tree)."""
+    def git(*args):
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=str(REPO),
+                                  timeout=10).stdout.strip()
+        except Exception:
+            return ""
+    return dict(head=git("rev-parse", "--short", "HEAD"),
+                features_dirty=bool(git("status", "--porcelain", "--", "live/features")))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -345,12 +357,14 @@ def main(argv=None) -> int:
     except (mk.SetupError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    cv = code_version()
+    print(f"code: {cv['head'] or '?'}{' + uncommitted live/features' if cv['features_dirty'] else ''}")
     print(f"set: {set_dir}{' [room]' if a.room else ''}  (first {TRIM_S:g} s of every piece not scored: mir_eval trim_beats; "
           f"F window +-{F_WINDOW_S * 1000:.0f} ms)")
     results, pieces = evaluate(set_dir, trackers, only=only, jobs=max(1, a.jobs))
     print_table(results, trackers, pieces)
     if a.json:
-        doc = dict(set=str(set_dir), trim_s=TRIM_S, f_window_s=F_WINDOW_S, trackers=trackers,
+        doc = dict(set=str(set_dir), code=code_version(), trim_s=TRIM_S, f_window_s=F_WINDOW_S, trackers=trackers,
                    pieces=pieces, results=results, means={t: summarize(results[t]) for t in trackers})
         Path(a.json).write_text(json.dumps(doc, indent=1, default=float))
         print(f"wrote {a.json}")
