@@ -77,13 +77,18 @@ def run_show(cfg, *, factory=None, seconds=2.5):
     from live.audio import ArraySource
 
     means = []
+    drawn_during_stall = [0]
 
     def on_frame(show, now):
         means.append(float(show.renderer.read_pixels().mean()))
+        w = show.gen_worker
+        if w is not None and w.busy_since is not None and now - w.busy_since > 0.2:
+            drawn_during_stall[0] += 1  # the GL loop drew while the generator was stuck
 
     show = Show(cfg, source=ArraySource(click_track(seconds + 2), sample_rate_hz=SR, realtime=True),
                 duration_s=seconds, on_frame=on_frame, generator_factory=factory)
     result = show.run()
+    show.drawn_during_stall = drawn_during_stall[0]
     return show, result, np.array(means)
 
 
@@ -105,8 +110,9 @@ def test_generator_fault_keeps_picture_and_falls_back(bank_dir, mode):
     # the picture never went black once the first generated frame was up
     first = int(np.argmax(means > 5.0))
     assert means[first:].min() > 5.0, means
-    # the GL loop kept drawing while the generator failed (30 fps for 2.5 s, loosely)
-    assert result.frames_drawn > 30
+    if mode == "stall":
+        # the GL loop kept drawing while the generator was stuck inside render()
+        assert show.drawn_during_stall >= 1
     # the embedded generator took over and delivered frames after the fault
     assert result.gen_frames > 5 + 3
 
