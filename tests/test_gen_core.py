@@ -276,3 +276,16 @@ def test_importing_live_gen_does_not_import_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_registry_names_missing_dependency(tmp_path, monkeypatch):
+    from live.gen import registry
+
+    (tmp_path / "fake_backend_mod.py").write_text("import torch_nonexistent_pkg\nclass Gen: pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry.BACKENDS, "fake", "fake_backend_mod:Gen")
+    with pytest.raises(BackendUnavailableError, match="needs the package 'torch_nonexistent_pkg'.*pip install"):
+        get_generator("fake")
+    monkeypatch.setitem(registry.BACKENDS, "gone", "live.gen.no_such_backend:Gen")
+    with pytest.raises(BackendUnavailableError, match="not available in this installation"):
+        get_generator("gone")
