@@ -14,7 +14,8 @@ Per pixel (internal resolution R x R, default 128)::
     h2     = sin(h1 @ W2(z) + b2(z))
     h3     = tanh(h2 @ W3(z) + b3(z))
     o      = h3 @ Wo(z)                                    3 outputs: hue position, light, saturation
-    colour = cosine palette(o0) (Quilez), palette parameters from z; shaded by o1, o2
+    colour = cosine palette(o0) (Quilez): a softmax blend of curated palettes chosen by z;
+             shaded by o1 (light) and o2 (saturation)
 
 The R x R picture is upsampled to ``size`` with a separable bilinear resampling done as
 two matrix products into preallocated buffers. The weights come from a fixed seed in code
@@ -39,7 +40,7 @@ from live.types import Frame, GenControl
 
 LATENT_DIM = 32
 WEIGHT_SEED = 20240611
-ARCH = "cppn-v1"
+ARCH = "cppn-v1"   # bump when a change makes existing banks render differently
 N_FOURIER = 24
 HIDDEN = 32
 MOD = 0.3          # how strongly the latent modulates the network (sensitivity of the picture)
