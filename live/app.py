@@ -138,7 +138,8 @@ class AnalysisWorker(threading.Thread):
         bpm = state.values.get("bpm", 0.0) if hasattr(state, "values") else 0.0
         if bpm != self._bpm_seen:
             if bpm and bpm > 0:
-                self.analyzer.set_manual_bpm(float(bpm))
+                # the OSC range (0..300) is wider at the bottom than the analyzer's 20..400
+                self.analyzer.set_manual_bpm(min(max(float(bpm), 20.0), 400.0))
             elif self._bpm_seen:  # 0 releases manual and tap tempo to the tracker
                 self.analyzer.set_manual_bpm(None)
                 self.analyzer.release_tap()
@@ -151,7 +152,13 @@ class AnalysisWorker(threading.Thread):
                 if hop is None:
                     self.finished.set()
                     return
-                self._forward_control()
+                try:
+                    self._forward_control()
+                except Exception as exc:  # a bad control value must not stop the analysis
+                    state = self.control_store.state   # skip it (once), do not retry every hop
+                    self._tap_seen = getattr(state, "tap_count", self._tap_seen)
+                    self._bpm_seen = state.values.get("bpm", 0.0)
+                    self.telemetry.note(f"control value not applied to the analyzer: {exc}")
                 t0 = time.perf_counter()
                 frame = self.analyzer.process(hop)
                 self.telemetry.analysis_ms.add((time.perf_counter() - t0) * 1e3)
@@ -486,16 +493,20 @@ class Show:
         w = self.gen_worker
         if w is None:
             return
-        stalled = w.busy_since is not None and time.monotonic() - w.busy_since > self.cfg.gen.timeout_s
+        busy = w.busy_since   # read once: the worker clears it concurrently
+        stalled = busy is not None and time.monotonic() - busy > self.cfg.gen.timeout_s
         if w.error is None and not stalled:
             return
         what = f"raised {type(w.error).__name__}: {w.error}" if w.error is not None else \
             f"stalled for more than {self.cfg.gen.timeout_s:g} s"
+        if getattr(w.generator, "name", "") == "embedded" and w.error is None:
+            # the last resort is slow (an overloaded machine), not dead: keep its worker, say it once
+            if getattr(w, "stall_noted", None) != busy:
+                w.stall_noted = busy
+                self.telemetry.note(f"embedded generator {what}; keeping the last frame")
+            return
         w.abandoned = True
         self.telemetry.fallbacks += 1
-        if getattr(w.generator, "name", "") == "embedded" and w.error is None:
-            self.telemetry.note(f"embedded generator {what}; keeping the last frame")
-            return
         self.telemetry.note(f"generator '{getattr(w.generator, 'name', '?')}' {what}; "
                             "keeping the last frame and switching to the embedded generator")
         try:
