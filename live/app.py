@@ -259,25 +259,6 @@ class GeneratorWorker(threading.Thread):
 # the show
 
 
-def open_audio_source(spec: str, cfg: Config, *, realtime: bool = True):
-    """A file path plays for rehearsal; anything else names an input device ("" = default)."""
-    from live import audio
-
-    a = cfg.audio
-    hop = cfg.features.hop_size
-    if spec and (Path(spec).is_file() or Path(spec).suffix.lower() in
-                 (".wav", ".flac", ".ogg", ".opus", ".mp3", ".m4a", ".aac", ".aiff", ".aif")):
-        if not Path(spec).is_file():
-            raise ShowError(f"audio file not found: {spec}")
-        return audio.FileSource(spec, sample_rate_hz=a.sample_rate_hz, hop_size=hop,
-                                realtime=realtime, playback=a.playback, loop=a.loop)
-    device = spec or a.device or None
-    if device is not None and str(device).isdigit():
-        device = int(device)
-    return audio.SoundDeviceSource(device, sample_rate_hz=a.sample_rate_hz, block_size=a.block_size,
-                                   hop_size=hop, channels=a.channels, ring_seconds=a.ring_seconds)
-
-
 def load_banks(paths: Sequence[str], telemetry: Telemetry) -> dict:
     """Load every bank that loads; report the others. Returns name -> LatentBank (ordered)."""
     from live.gen import BankError, load_bank
@@ -372,11 +353,17 @@ class Show:
 
         # sound in
         if self._source is None:
-            from live.audio import AudioError
+            from live.audio import AudioError, AudioFileError, open_source
+            from live.audio.device import SoundDeviceSource
+            from live.audio.devices import find_input_device
             try:
-                self._source = open_audio_source(self.audio_spec, cfg)
+                self._source = open_source(self.audio_spec, config=cfg.audio, hop_size=cfg.features.hop_size)
+                if isinstance(self._source, SoundDeviceSource):  # fail before the slow parts start
+                    find_input_device(self._source.device)
+            except AudioFileError as exc:
+                raise ShowError(str(exc)) from None
             except AudioError as exc:
-                raise ShowError(f"{exc}\n  pick an input with --audio DEVICE (see 'latent-live devices') "
+                raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
                                 "or rehearse with a file: --audio track.wav") from None
         self.analyzer = Analyzer(sample_rate_hz=self._source.sample_rate_hz, config=cfg.features)
 
@@ -418,7 +405,12 @@ class Show:
         self.analysis = AnalysisWorker(self._source, self.analyzer, self.features, self.telemetry,
                                        control_store=self.store, stop=self.stop_event)
         self._start_generator_worker(self.generator)
-        self._source.start()
+        from live.audio import AudioError
+        try:
+            self._source.start()
+        except AudioError as exc:
+            raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
+                            "or rehearse with a file: --audio track.wav") from None
         self.analysis.start()
         self._started = True
 
@@ -638,8 +630,9 @@ class Show:
         self.stop_event.set()
         for closer in (
             lambda: self._source and self._source.stop(),
-            lambda: self.analysis and self.analysis.join(timeout=2.0),
-            lambda: self.gen_worker and self.gen_worker.join(timeout=self.cfg.gen.timeout_s + 1.0),
+            lambda: self.analysis and self.analysis.is_alive() and self.analysis.join(timeout=2.0),
+            lambda: self.gen_worker and self.gen_worker.is_alive()
+            and self.gen_worker.join(timeout=self.cfg.gen.timeout_s + 1.0),
             lambda: self.renderer and self.renderer.stop_recording(),
             lambda: self.recorder and self.recorder.close(),
             lambda: self.osc_server and self.osc_server.close(),
