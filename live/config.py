@@ -106,10 +106,10 @@ class RenderConfig:
     headless: str = "auto"           # auto | yes | no
     fps: float = 60.0                # headless / target rate
     shader_dirs: tuple = ()          # extra folders searched before the bundled shaders/
-    chain: tuple = ("source", "feedback", "color", "flash", "output")
+    chain: tuple = ("trails", "finish")  # the five effects fused; ("source", "feedback", "color", "flash", "output") = one pass each
     hud: bool = True
     record: str = ""                 # output .mp4, "" = none
-    internal_scale: float = 0.0      # effect passes at this fraction of the output size; 0 = auto (0.5 on llvmpipe)
+    internal_scale: float = 0.0      # effect passes at this fraction of the output size; 0 = auto (0.4 on llvmpipe)
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,7 @@ def make_renderer():
     yield make
     for r in made:
         if r.ctx is not None:
+            r.ctx.__enter__()        # make it current: with several renderers, another may be
             assert r.ctx.error == "GL_NO_ERROR"
             r.close()
 

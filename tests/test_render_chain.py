@@ -78,10 +78,48 @@ def test_crossfade_mixes_previous_and_current_over_the_measured_interval(make_re
     assert abs(r.gen_fps - 2.0) < 0.05
 
 
+def test_fused_default_chain_looks_like_one_pass_per_effect(make_renderer):
+    """trails+finish draw the same effects as source,feedback,color,flash,output."""
+    from live.render.renderer import CLASSIC_CHAIN, DEFAULT_CHAIN
+
+    yy, xx = np.mgrid[0:64, 0:64] / 63.0
+    pic = (np.stack([xx, yy, 1.0 - xx * yy], -1) * 255).astype(np.uint8)
+    ctl = {"fx.sparkle": 0.0, "fx.kaleido": 0.3}                 # every other effect at its default
+    chroma = np.zeros(12, np.float32)
+    chroma[4] = 1.0
+    imgs = {}
+    for chain in (DEFAULT_CHAIN, CLASSIC_CHAIN):
+        r = make_renderer(chain=chain)
+        r.set_frame(frame(pic, 1), now_s=0.0)
+        for i in range(12):
+            t = i / 30
+            r.draw(features(t=t, bass=0.8, bass_att=1.4, mid=0.5, mid_att=1.2, rms=0.3, chroma=chroma,
+                            centroid_hz=2500.0, onset=1.0, onset_count=1, last_onset_t=0.3), ctl, time_s=t)
+        imgs[chain] = r.read_pixels().astype(int)
+    fused, classic = imgs[DEFAULT_CHAIN], imgs[CLASSIC_CHAIN]
+    assert luminance(classic) > 20 and classic.std() > 20        # a real picture, not a flat field
+    assert np.abs(fused - classic).mean() < 4.0
+    assert np.percentile(np.abs(fused - classic), 99) < 30
+
+
+def test_feedback_history_starts_from_the_picture_not_black(make_renderer):
+    for chain in (("trails", "finish"), ("source", "feedback", "color", "flash", "output")):
+        r = make_renderer(chain=chain)
+        r.set_frame(frame(grey(160), 1), now_s=0.0)
+        r.draw(features(), dict(NEUTRAL, **{"fx.feedback": 1.0}), time_s=0.0)
+        first = luminance(r.read_pixels())
+        r2 = make_renderer(chain=chain)
+        r2.set_frame(frame(grey(160), 1), now_s=0.0)
+        r2.draw(features(), NEUTRAL, time_s=0.0)
+        assert abs(first - luminance(r2.read_pixels())) < 2, chain
+
+
 def test_broken_shader_keeps_last_good_output_and_fixing_recovers(make_renderer, tmp_path):
+    from live.render.renderer import CLASSIC_CHAIN
+
     for p in BUNDLED_DIR.glob("*.glsl"):
         shutil.copy(p, tmp_path / p.name)
-    r = make_renderer(shader_dirs=[str(tmp_path)])
+    r = make_renderer(shader_dirs=[str(tmp_path)], chain=CLASSIC_CHAIN)
     pic = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
     r.set_frame(frame(pic, 1), now_s=0.0)
     f = features(bass=0.5, mid=0.5)
@@ -108,7 +146,7 @@ def test_broken_shader_keeps_last_good_output_and_fixing_recovers(make_renderer,
 
 
 def test_user_shader_folder_overrides_by_name_and_missing_shader_is_clear(make_renderer, tmp_path):
-    (tmp_path / "output.glsl").write_text(
+    (tmp_path / "finish.glsl").write_text(            # the last pass of the default chain
         "#version 330\nuniform sampler2D u_source;\n//--- fragment\nin vec2 v_uv; out vec4 f_color;\n"
         "void main(){ f_color = vec4(0.0, 1.0, 0.0, 1.0); }\n")
     r = make_renderer(shader_dirs=[str(tmp_path)])

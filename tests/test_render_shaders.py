@@ -16,12 +16,34 @@ EXPECTED = {
     "color": {"u_source", "u_centroid_norm", "u_mid", "u_fx_hue", "u_fx_saturation", "u_fx_contrast"},
     "flash": {"u_source", "u_onset", "u_since_onset", "u_treble", "u_fx_flash", "u_fx_sparkle"},
     "output": {"u_source", "u_fx_kaleido", "u_fade", "u_blackout"},
+    # the default chain: the five above fused into two passes
+    "trails": {"u_gen_a", "u_gen_b", "u_gen_mix", "u_gen_size", "u_prev", "u_prev_valid", "u_bass", "u_mid",
+               "u_chroma_vec", "u_dt", "u_fx_zoom", "u_fx_rotate", "u_fx_drift", "u_fx_feedback", "u_intensity",
+               "u_resolution"},
+    "finish": {"u_source", "u_centroid_norm", "u_mid", "u_fx_hue", "u_fx_saturation", "u_fx_contrast", "u_onset",
+               "u_since_onset", "u_treble", "u_fx_flash", "u_fx_sparkle", "u_fx_kaleido", "u_fade", "u_blackout"},
 }
 DECL = re.compile(r"^\s*uniform\s+\w+\s+(u_\w+)", re.MULTILINE)
 
 
 def test_default_chain_shaders_exist():
+    from live.render.renderer import CLASSIC_CHAIN, DEFAULT_CHAIN
+
     assert set(EXPECTED) <= set(SHADERS)
+    assert set(DEFAULT_CHAIN) | set(CLASSIC_CHAIN) <= set(SHADERS)
+
+
+def test_bundled_folder_follows_the_env_var(monkeypatch, tmp_path):
+    from live.render.shaderlib import SHADERS_ENV, bundled_dir, find_shader, search_dirs
+
+    monkeypatch.delenv(SHADERS_ENV, raising=False)
+    assert (bundled_dir() / "trails.glsl").is_file()          # the repo's shaders/ in a checkout
+    (tmp_path / "trails.glsl").write_text("void main(){}")
+    monkeypatch.setenv(SHADERS_ENV, str(tmp_path))
+    assert search_dirs(["~/mine"])[-1] == tmp_path
+    assert find_shader("trails", search_dirs()) == tmp_path / "trails.glsl"
+    with pytest.raises(ShaderError, match=SHADERS_ENV):
+        find_shader("finish", search_dirs())
 
 
 @pytest.mark.parametrize("name", SHADERS)

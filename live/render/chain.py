@@ -29,6 +29,7 @@ class _Binding:
     key: str
     length: int      # array length (1 for scalars/vectors)
     is_int: bool
+    last: Any = None  # the value last sent: unchanged values are not sent again
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Pass:
     current: int = 0          # index of the framebuffer written this frame
     size: tuple = (0, 0)
     fresh: bool = True        # feedback history is empty: seed it from the first frame
+    knows_fresh: bool = False # declares u_prev_valid: handles the empty history itself (no seeding copy)
 
     @property
     def output(self):
@@ -76,14 +78,16 @@ def set_uniforms(p: Pass, values: Mapping[str, Any]) -> str | None:
     bad = None
     for b in list(p.bindings):
         v = values.get(b.key)
-        if v is None:
+        if v is None or v == b.last:
             continue
+        raw = v
         try:
             if b.length > 1:
                 v = tuple(v[: b.length])
             elif b.is_int:
                 v = tuple(int(x) for x in v) if isinstance(v, tuple) else int(v)
             b.uniform.value = v
+            b.last = raw
         except Exception as exc:  # noqa: BLE001 - a user shader's odd declaration must not stop the show
             p.bindings.remove(b)
             bad = f"{p.source.path.name}: uniform {b.key} not set ({type(exc).__name__}: {exc}); declare it as documented"
@@ -121,7 +125,9 @@ class Chain:
     def _make_pass(self, name: str, src: ShaderSource, program) -> Pass:
         bindings, uses_prev = _bind(program)
         vao = self.ctx.vertex_array(program, [])
-        return Pass(name=name, source=src, program=program, vao=vao, bindings=bindings, uses_prev=uses_prev)
+        knows_fresh = any(b.key == "u_prev_valid" for b in bindings)
+        return Pass(name=name, source=src, program=program, vao=vao, bindings=bindings, uses_prev=uses_prev,
+                    knows_fresh=knows_fresh)
 
     def _pass_size(self, i: int, size: tuple[int, int]) -> tuple[int, int]:
         if i == len(self.passes) - 1 or self.internal_scale >= 1.0:
@@ -167,18 +173,21 @@ class Chain:
         return self.passes[-1].output
 
     def draw(self, values: dict, gen_a, gen_b) -> None:
-        """Render every pass. ``values`` maps uniform names to values; u_resolution is set per pass."""
+        """Render every pass. ``values`` maps uniform names to values; u_resolution and
+        u_prev_valid are set per pass."""
         gen_a.use(location=0)
         gen_b.use(location=1)
         src_tex = gen_b
         for p in self.passes:
             values["u_resolution"] = (float(p.size[0]), float(p.size[1]))
+            values["u_prev_valid"] = 0.0 if p.fresh else 1.0
             bad = set_uniforms(p, values)
             if bad:
                 self._note_error(p.name, bad)
             if p.uses_prev:
                 if p.fresh:          # empty history: start it as the incoming picture, not black
-                    self._copy(src_tex, p.fbos[p.current])
+                    if not p.knows_fresh:
+                        self._copy(src_tex, p.fbos[p.current])
                     p.fresh = False
                 prev = p.textures[p.current]
                 p.current ^= 1
@@ -231,6 +240,7 @@ class Chain:
             p.vao.release()
             p.program.release()
             p.program, p.vao, p.bindings, p.uses_prev, p.source = new.program, new.vao, new.bindings, new.uses_prev, src
+            p.knows_fresh = new.knows_fresh
             if p.uses_prev != old_uses_prev:
                 self._alloc(p, p.size)
             if p.name in self.errors:

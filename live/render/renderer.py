@@ -20,7 +20,12 @@ from live.types import SILENT_FRAME, FeatureFrame, Frame
 
 log = logging.getLogger("live.render")
 
-DEFAULT_CHAIN = ("source", "feedback", "color", "flash", "output")
+# the default chain is the five effects of the design fused into two passes (same look, far
+# fewer full-screen passes on a software rasteriser); the five single-effect files stay for
+# users' own chains: CLASSIC_CHAIN draws the same effects one pass each
+DEFAULT_CHAIN = ("trails", "finish")
+CLASSIC_CHAIN = ("source", "feedback", "color", "flash", "output")
+SOFTWARE_INTERNAL_SCALE = 0.4   # auto internal_scale on Mesa llvmpipe and other software rasterisers
 
 # control name -> default; the uniform is "u_" + name with "." -> "_" (see shaders/README.md)
 CONTROL_DEFAULTS: dict[str, float] = {
@@ -51,9 +56,13 @@ class Renderer:
     ``headless``: "auto" opens a window when a display is there and glfw works, else EGL
     (and logs why); True forces EGL; False forces a window (RenderError if impossible).
     ``internal_scale`` renders every pass but the last at that fraction of the output size
-    (the output pass upscales); 1.0 = full resolution; None/0 = auto: 0.5 on a software
-    rasteriser (Mesa llvmpipe: every full-resolution pass costs ~6 ms at 1280x720 on two
-    cores), 1.0 on a GPU.
+    (the last pass upscales); 1.0 = full resolution; None/0 = auto: 0.4 on a software
+    rasteriser, 1.0 on a GPU. On Mesa llvmpipe a full-resolution pass is the floor of the
+    frame cost (even a plain texture copy to 1280x720 costs ~10-20 ms of CPU on a loaded
+    two-core machine), so the default chain has exactly one: trails (generator picture +
+    feedback) at 0.4, finish (colour, flash, sparkle, kaleidoscope, vignette, fade) at full size.
+    A 256-pixel generator frame cover-fitted to 16:9 has 144 rows: 0.4 of 720 rows is 288,
+    already twice the generator's detail.
     """
 
     def __init__(self, *, width: int = 1280, height: int = 720, headless: str | bool = "auto",
@@ -102,9 +111,10 @@ class Renderer:
         renderer_name = str(self.ctx.info.get("GL_RENDERER", ""))
         self.software = any(k in renderer_name.lower() for k in ("llvmpipe", "softpipe", "swiftshader", "swrast"))
         if not internal_scale:
-            internal_scale = 0.5 if self.software else 1.0
+            internal_scale = SOFTWARE_INTERNAL_SCALE if self.software else 1.0
             if self.software:
-                log.info("software rasteriser (%s): effect passes at half resolution", renderer_name)
+                log.info("software rasteriser (%s): effect passes at %.2f of the output size",
+                         renderer_name, internal_scale)
         self.internal_scale = float(min(max(internal_scale, 0.1), 1.0))
 
         try:
@@ -139,6 +149,8 @@ class Renderer:
         self._recorder = None
         self._pbos: list = []
         self._pbo_pending = None
+        self._hud_pending = None
+        self._hud_shown_last = False
 
     # -- contexts -------------------------------------------------------------------------
     def _open_window(self, width: int, height: int, *, title: str, vsync: bool) -> None:
@@ -390,12 +402,16 @@ class Renderer:
         if self._recorder is not None:
             self._capture(out, time_s)
         show_hud = self.hud_visible
-        if self.window is not None or show_hud:
-            self.ctx.copy_framebuffer(self._screen_fbo, out)
-        if show_hud:
-            self._draw_hud(features or SILENT_FRAME, hud)
         if self.window is not None:
+            self.ctx.copy_framebuffer(self._screen_fbo, out)
+            if show_hud:
+                self._draw_hud(features or SILENT_FRAME, hud)
             self._glfw.swap_buffers(self.window)
+            self._hud_pending = None
+        else:
+            # headless: nobody looks at a screen, so the overlay is composed only when it is
+            # read (read_pixels(hud=True)): no full-resolution copy and no HUD draw per frame
+            self._hud_pending = (features or SILENT_FRAME, hud) if show_hud else None
         self._frame_no += 1
         self._hud_shown_last = show_hud
 
@@ -403,8 +419,23 @@ class Renderer:
         """Wait until the GPU has finished (glFinish): for benchmarks."""
         self.ctx.finish()
 
+    def compose_hud(self) -> bool:
+        """Headless: draw the last frame with the HUD over it into the screen framebuffer now
+        (``read_pixels(hud=True)`` calls this). False when the HUD was hidden at that frame."""
+        if self.window is not None:
+            return bool(getattr(self, "_hud_shown_last", False))
+        pending = self._hud_pending
+        if pending is None:
+            return False
+        self._hud_pending = None
+        self.ctx.copy_framebuffer(self._screen_fbo, self.chain.output_fbo)
+        self._draw_hud(*pending)
+        return self.hud_visible
+
     def read_pixels(self, *, hud: bool = False) -> np.ndarray:
         """The last drawn picture, (H, W, 3) uint8, top row first. ``hud=True`` includes the overlay."""
+        if hud and self.window is None and self._hud_pending is not None:
+            self.compose_hud()
         fbo = self._screen_fbo if (hud and getattr(self, "_hud_shown_last", False)) else self.chain.output_fbo
         w, h = fbo.size if fbo is not self.ctx.screen else self._size
         data = fbo.read(viewport=(0, 0, w, h), components=3, alignment=1)

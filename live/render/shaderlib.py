@@ -16,12 +16,33 @@ compiling takes a moderngl context passed in.
 """
 from __future__ import annotations
 
+import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-BUNDLED_DIR = Path(__file__).resolve().parents[2] / "shaders"
+SHADERS_ENV = "LATENT_LIVE_SHADERS"
+
+
+def bundled_dir() -> Path:
+    """The folder of the bundled shaders: ``$LATENT_LIVE_SHADERS`` when set; else the
+    repository's ``shaders/`` (a source checkout or an editable install); else
+    ``<prefix>/share/latent-live/shaders`` (a wheel that ships them as data files).
+    The first that exists wins; with none, the repository path (a missing-shader error names it)."""
+    env = os.environ.get(SHADERS_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    candidates = [Path(__file__).resolve().parents[2] / "shaders",
+                  Path(sys.prefix) / "share" / "latent-live" / "shaders"]
+    for c in candidates:
+        if (c / "trails.glsl").is_file():
+            return c
+    return candidates[0]
+
+
+BUNDLED_DIR = bundled_dir()
 
 DEFAULT_VERSION = "#version 330"
 
@@ -55,7 +76,7 @@ class ShaderSource:
 def search_dirs(shader_dirs: Iterable[str | Path] = ()) -> list[Path]:
     """User folders first (in the order given), the bundled ``shaders/`` folder last."""
     dirs = [Path(d).expanduser() for d in shader_dirs]
-    dirs.append(BUNDLED_DIR)
+    dirs.append(bundled_dir())
     return dirs
 
 
@@ -68,7 +89,8 @@ def find_shader(name: str, dirs: Sequence[Path]) -> Path:
         cand = d / f"{name}.glsl"
         if cand.is_file():
             return cand
-    raise ShaderError(f"shader {name!r} not found; looked for {name}.glsl in: " + ", ".join(str(d) for d in dirs))
+    raise ShaderError(f"shader {name!r} not found; looked for {name}.glsl in: " + ", ".join(str(d) for d in dirs)
+                      + f" (set {SHADERS_ENV} to the folder of the bundled shaders if they are elsewhere)")
 
 
 def split_source(text: str) -> tuple[str, str]:
