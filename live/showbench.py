@@ -106,18 +106,39 @@ def _cpu_delta(a: dict, b: dict, seconds: float) -> dict[str, float]:
     return {k: round(v, 1) for k, v in sorted(d.items(), key=lambda kv: -kv[1]) if v >= 0.5}
 
 
-def sync_draws(renderer) -> None:
+def gil_free_gl_finish() -> Optional[Callable[[], None]]:
+    """glFinish called through ctypes, which releases the GIL while it waits (moderngl's
+    ``ctx.finish()`` holds it, so the generator and analysis threads could not run meanwhile).
+    Acts on the calling thread's current context (libglvnd dispatch); None when unavailable."""
+    import ctypes
+
+    for name in ("libOpenGL.so.0", "libGL.so.1"):
+        try:
+            fn = ctypes.CDLL(name).glFinish
+        except (OSError, AttributeError):
+            continue
+        fn.restype, fn.argtypes = None, []
+        return fn
+    return None
+
+
+def sync_draws(renderer, *, release_gil: bool = True) -> str:
     """Make each ``renderer.draw`` cost what it costs on stage: compose the HUD (a headless
-    renderer defers it until pixels are read) and wait for the frame with glFinish."""
+    renderer defers it until pixels are read) and wait for the frame with glFinish, through
+    ctypes with the GIL released unless ``release_gil`` is False. Returns how it waits."""
     draw = renderer.draw
+    finish = gil_free_gl_finish() if release_gil else None
 
     def draw_synced(*args, **kwargs):
         draw(*args, **kwargs)
         if renderer.window is None and renderer.hud_visible:
             renderer.compose_hud()
-        renderer.finish()
+        if finish is not None:
+            finish()
+        renderer.finish()                    # no-op wait when the ctypes call already waited
 
     renderer.draw = draw_synced
+    return "glFinish, GIL released (ctypes)" if finish is not None else "glFinish, GIL held (moderngl)"
 
 
 def _config(width: int, height: int, sets: Sequence[str], *, osc_port: int = 0, extra: Sequence[str] = ()):
@@ -145,7 +166,7 @@ def _file_source(path: str, cfg):
         raise _user_error(str(exc)) from None
 
 
-def _start_show(show) -> None:
+def _start_show(show, *, release_gil: bool = True) -> str:
     from live.app import ShowError
 
     try:
@@ -153,7 +174,7 @@ def _start_show(show) -> None:
     except ShowError as exc:
         show.stop()
         raise _user_error(str(exc)) from None
-    sync_draws(show.renderer)
+    return sync_draws(show.renderer, release_gil=release_gil)
 
 
 def _pct(values, q: float) -> float:
@@ -193,7 +214,7 @@ class FrameLog:
 
 
 def bench_frame(*, audio_path: str = "", seconds: float = 60.0, width: int = 1280, height: int = 720,
-                sets: Sequence[str] = ()) -> dict:
+                sets: Sequence[str] = (), release_gil: bool = True) -> dict:
     """Run the show on a looping file for ``seconds``; return the figures (see module doc)."""
     from live.app import Show
 
@@ -202,13 +223,18 @@ def bench_frame(*, audio_path: str = "", seconds: float = 60.0, width: int = 128
     flog = FrameLog(int(seconds * cfg.render.fps * 1.5) + 200)
     show = Show(cfg, source=src, duration_s=seconds, on_frame=flog)
     load0 = _load()
-    _start_show(show)
+    finish = _start_show(show, release_gil=release_gil)
     cpu = {"t0": time.monotonic(), "a": thread_cpu_s()}
+
+    def sample_cpu(show_, now, done):       # threads end with the show: sample while they run
+        if done - cpu.get("t1", 0.0) >= 1.0:
+            cpu["t1"], cpu["b"] = done, thread_cpu_s()
+
+    flog.then = sample_cpu
     gl_renderer = show.renderer.ctx.info.get("GL_RENDERER", "?")
     internal_scale = show.renderer.internal_scale
     res = show.run()
-    t_end = time.monotonic()
-    cpu_end = thread_cpu_s()
+    t_end, cpu_end = cpu.get("t1", time.monotonic()), cpu.get("b", {})
     warm = min(WARMUP_FRAMES, flog.n // 4)
     ms = flog.work_ms[warm: flog.n]
     starts = flog.start_s[warm: flog.n]
@@ -217,7 +243,7 @@ def bench_frame(*, audio_path: str = "", seconds: float = 60.0, width: int = 128
     return {
         "bench": "frame", "audio": str(src.path), "seconds": round(res.seconds, 1), "size": f"{width}x{height}",
         "renderer": gl_renderer, "internal_scale": internal_scale,
-        "chain": list(cfg.render.chain), "hud": True, "target_fps": cfg.render.fps,
+        "chain": list(cfg.render.chain), "hud": True, "finish": finish, "target_fps": cfg.render.fps,
         "frames": int(ms.size), "warmup_frames": warm,
         "display_fps": round(ms.size / max(starts[-1] - starts[0], 1e-9), 1) if ms.size > 1 else 0.0,
         "frame_ms_p50": _pct(ms, 50), "frame_ms_p99": _pct(ms, 99),
@@ -230,6 +256,9 @@ def bench_frame(*, audio_path: str = "", seconds: float = 60.0, width: int = 128
         "hop_ms": round(1e3 * cfg.features.hop_size / cfg.audio.sample_rate_hz, 2),
         "audio_overflows": res.audio_overflows, "gen_errors": res.gen_errors, "fallbacks": res.fallbacks,
         "cpu_pct_by_thread": _cpu_delta(cpu.get("a", {}), cpu_end, span),
+        # process CPU (all threads) per displayed frame: steadier than wall time on a shared machine
+        "cpu_ms_per_frame": round(10.0 * sum(_cpu_delta(cpu.get("a", {}), cpu_end, span).values()) * span
+                                  / max(flog.n, 1), 1),
         "cpu_count": os.cpu_count() or 1, "load_before": load0, "load_after": _load(),
         "lp_num_threads": os.environ.get("LP_NUM_THREADS", ""), "sets": list(sets),
     }
@@ -238,7 +267,8 @@ def bench_frame(*, audio_path: str = "", seconds: float = 60.0, width: int = 128
 def _print_frame(r: dict) -> None:
     ok = "within" if r["within_budget"] else "OVER"
     print(f"bench frame: {r['audio']} for {r['seconds']} s, headless {r['size']} (HUD, glFinish each frame), "
-          f"embedded generator, {r['renderer']}, chain {','.join(r['chain'])} at scale {r['internal_scale']}")
+          f"embedded generator, {r['renderer']}, chain {','.join(r['chain'])} at scale {r['internal_scale']}, "
+          f"{r['finish']}")
     print(f"  display frame time  p50 {r['frame_ms_p50']:.1f} ms  p99 {r['frame_ms_p99']:.1f} ms  "
           f"max {r['frame_ms_max']:.1f} ms  ({ok} the {r['budget_ms']:.0f} ms budget at p99)")
     print(f"  display rate        {r['display_fps']:.1f} fps (target {r['target_fps']:g}), interval p99 "
@@ -250,7 +280,8 @@ def _print_frame(r: dict) -> None:
     print(f"  audio overflows     {r['audio_overflows']}   generator errors {r['gen_errors']}   "
           f"fallbacks {r['fallbacks']}")
     cpu = ", ".join(f"{k} {v:.0f}%" for k, v in r["cpu_pct_by_thread"].items())
-    print(f"  CPU by thread       {cpu}  (% of one core; {r['cpu_count']} cores)")
+    print(f"  CPU by thread       {cpu}  (% of one core; {r['cpu_count']} cores); "
+          f"{r['cpu_ms_per_frame']:.1f} ms CPU per frame")
     print(f"  load average        {r['load_before']} before, {r['load_after']} after")
 
 
@@ -258,7 +289,8 @@ def run_frame(args) -> int:
     w, h = _parse_size(args.size)
     if args.seconds <= 0:
         raise _user_error("--seconds must be > 0")
-    r = bench_frame(audio_path=args.audio, seconds=args.seconds, width=w, height=h, sets=args.set)
+    r = bench_frame(audio_path=args.audio, seconds=args.seconds, width=w, height=h, sets=args.set,
+                    release_gil=not args.finish_holds_gil)
     if args.json:
         print(json.dumps(r, indent=2))
     else:
@@ -675,6 +707,8 @@ def register_bench(sub) -> None:
     p.add_argument("--audio", default="", metavar="FILE", help=f"music file (default {DEFAULT_TRACK.name})")
     p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--set", **common)
+    p.add_argument("--finish-holds-gil", action="store_true",
+                   help="wait for each frame with moderngl's finish (holds the GIL) instead of a GIL-free glFinish")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_frame)
 
