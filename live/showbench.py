@@ -360,10 +360,10 @@ def _first_flash_delays(click_s: np.ndarray, frame_s: np.ndarray, bright: np.nda
     for i, tc in enumerate(click_s):
         if not np.isfinite(tc):
             continue
-        before = bright[(frame_s >= tc - 0.25) & (frame_s < tc)]
+        before = bright[(frame_s >= tc - 0.4) & (frame_s < tc)]
         after_mask = (frame_s >= tc) & (frame_s < tc + 0.4)
         after = bright[after_mask]
-        if before.size < 3 or after.size < 3:
+        if before.size < 1 or after.size < 1:
             continue
         base, peak = float(np.median(before)), float(after.max())
         if peak - base < min_rise:
@@ -414,6 +414,8 @@ def bench_latency(*, clicks: int = 40, width: int = 640, height: int = 360, late
                 n[0] = i + 1
             if state["started"] is None and show.features.get().hop_index > 20:
                 state["started"] = done          # audio is flowing: start the clicks
+                stream = getattr(src, "_stream", None)
+                state["in_latency"] = getattr(stream, "latency", None)
                 player.stream.start()
             if player.done.is_set() or (state["started"] and done - state["started"] > clicks * 0.8 + 10):
                 show.stop_event.set()
@@ -434,14 +436,12 @@ def bench_latency(*, clicks: int = 40, width: int = 640, height: int = 360, late
             return f
 
         show.analyzer.process = process_logged
-        in_latency = None
         try:
             res = show.run()
-            in_latency = getattr(src, "_stream", None) and src._stream.latency
         finally:
             player.stream.close()
             sd.default.latency = saved_latency
-        m = n[0]
+        m, in_latency = n[0], state.get("in_latency")
         delays = _first_flash_delays(player.dac_s, frames_s[:m], bright[:m])
         # click -> the analysis published a new onset (capture + analysis, before any drawing)
         on_t = np.array([t for t, _ in onsets[1:]])
