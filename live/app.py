@@ -419,9 +419,12 @@ class Show:
         from live.gen import get_generator
 
         g = self.cfg.gen
-        opts = dict(size=g.size, seed=g.seed)
-        if backend != "embedded":
-            opts.update(model=g.model, device=g.device, dtype=g.dtype)
+        opts = dict(size=g.size, seed=g.seed, pulse_strength=g.pulse_strength)
+        if backend == "vae":
+            opts.update(model=g.model, device=g.device, dtype=g.dtype, runtime=g.runtime)
+        elif backend == "lcm":
+            opts.update(model=g.model, device=g.device, dtype=g.dtype, guidance_scale=g.guidance_scale)
+            opts.update({k: v for k, v in (("lora", g.lora), ("vae", g.vae)) if v})
         try:
             gen = (self.generator_factory or get_generator)(backend, **opts)
             gen.load()
@@ -475,7 +478,7 @@ class Show:
         worker = GeneratorWorker(generator, self.banks, names, self.features, self.frames, self.telemetry,
                                  control_store=self.store, motion_config=self.cfg.motion, step=step,
                                  initial_motion_state=state, stop=self.stop_event,
-                                 max_fps=30.0, generation=self._generation)
+                                 max_fps=self.cfg.gen.max_fps, generation=self._generation)
         worker.active_bank = active
         self.gen_worker = worker
         worker.start()

@@ -94,6 +94,12 @@ class GenConfig:
     feedback: float = 0.0            # lcm image feedback 0..1
     timeout_s: float = 2.0           # a render slower than this counts as a stall -> fallback
     seed: int = 0
+    runtime: str = "auto"            # vae: auto | onnx | torch
+    lora: str = ""                   # lcm: LCM-LoRA weight file for an SD1.5-family model
+    vae: str = ""                    # lcm: decode with this VAE (e.g. a TAESD folder) instead of the model's
+    guidance_scale: float = 8.5      # lcm: guidance embedded in the distilled model
+    pulse_strength: float = 0.5      # onset push, as a fraction of the bank's mean latent norm
+    max_fps: float = 30.0            # generator frames per second at most (the renderer cross-fades)
 
 
 @dataclass(frozen=True)
