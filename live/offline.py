@@ -17,13 +17,13 @@ the causal :class:`~live.features.Analyzer`, :func:`live.motion.step`, a generat
    ``time_s = t_i`` and the recorder (``block=True``) encodes every frame; nothing is dropped
    however slow the generator. The source audio, trimmed to the range, is muxed in.
 
-``sync`` (``--sync-ms``, default ``auto``) compensates the analyzer's detection delay: an
-onset is only *known* ~50 ms after it is heard (aubio's onset detector reports ~4 hops
-late), which on stage is the price of causality. Offline the whole file is known, so by
-default each frame reads the analysis that far ahead (the median report delay of this file's
-onsets, plus half a frame so an event shows on the frame *nearest* to it), and the flash of
-a beat lands on the frame where the beat is heard. ``--sync-ms 0``
-gives exactly what the live show would have shown.
+``sync`` (``--sync-ms``, default ``auto``) compensates the onset detector's delay: an onset
+is only *known* ~50 ms after it is heard (aubio reports ~4 hops late), which on stage is the
+price of causality. Offline the whole file is known, so by default each frame takes its onset
+fields (``onset``, ``onset_count``, ``last_onset_t``) from the hop that much later (the median
+report delay of this file's onsets) and the flash of a kick lands on the frame where it is
+heard. Beats need no such help: the beat flywheel emits each beat in the hop it falls in.
+``--sync-ms 0`` shows onsets as late as the live show does.
 
 Same inputs + seed = same video: the analyzer, motion and the embedded generator are
 deterministic, the frame times come from the frame counter, the renderer is fed those times,
@@ -88,11 +88,24 @@ class Analysis:
         i = int(np.searchsorted(self.frame_t, t_s + 1e-9, side="right")) - 1
         return self.frames[i] if i >= 0 else SILENT_FRAME
 
-    def auto_sync_s(self, fps: float) -> float:
-        """Median onset report delay of this file + half a frame (events land on the nearest frame)."""
+    def auto_sync_s(self) -> float:
+        """Median onset report delay of this file (report hop end - onset time), s."""
         d = self.onset_report_delays_s
-        delay = float(min(max(np.median(d), 0.0), MAX_AUTO_SYNC_S)) if d.size else 0.0
-        return delay + 0.5 / fps
+        return float(min(max(np.median(d), 0.0), MAX_AUTO_SYNC_S)) if d.size else 0.0
+
+    def for_frame(self, t_s: float, *, fps: float, sync_s: float) -> FeatureFrame:
+        """The features frame ``t_s`` shows: the newest hop at ``t_s`` + half a frame (an event
+        shows on the frame nearest to it), with the onset fields of the hop ``sync_s`` later
+        (the onset detector reports that late; beats and levels have no such delay)."""
+        t = t_s + 0.5 / fps
+        base = self.at(t)
+        if sync_s <= 0:
+            return base
+        ahead = self.at(t + sync_s)
+        if ahead.onset_count == base.onset_count and ahead.onset == base.onset:
+            return base
+        return dataclasses.replace(base, onset=ahead.onset, onset_count=ahead.onset_count,
+                                   last_onset_t=ahead.last_onset_t)
 
 
 def analyze(samples: np.ndarray, *, sample_rate_hz: int, config, manual_bpm: float = 0.0,
@@ -167,6 +180,7 @@ class Plan:
     feedback: np.ndarray         # (n,)
     keyframes: list              # [Keyframe] from the motion walk
     motion_controls: list = field(default_factory=list)   # the walk's own GenControl per frame
+    features: list = field(default_factory=list)          # the FeatureFrame each frame shows
 
 
 def plan_motion(analysis: Analysis, *, fps: float, n_frames: int, sync_s: float, control,
@@ -187,9 +201,11 @@ def plan_motion(analysis: Analysis, *, fps: float, n_frames: int, sync_s: float,
     keyframes: list[Keyframe] = []
     prev_state, prev_ctl = state, None
     ctls = []
+    feats: list[FeatureFrame] = []
     for i in range(n_frames):
         t = float(times[i])
-        f = analysis.at(t + sync_s)
+        f = analysis.for_frame(t, fps=fps, sync_s=sync_s)
+        feats.append(f)
         size = bank_sizes.get(state.bank_name, bank_sizes[names[0]])
         state, ctl = step(state, f, control, now_s=t, bank_size=size, bank_names=names, config=config)
         ctls.append(ctl)
@@ -201,7 +217,7 @@ def plan_motion(analysis: Analysis, *, fps: float, n_frames: int, sync_s: float,
         elif state.changes != prev_state.changes:
             last_t = keyframes[-1].time_s
             if state.drops != prev_state.drops:
-                kt = f.last_onset_t if last_t < f.last_onset_t <= t + sync_s else t
+                kt = f.last_onset_t if last_t < f.last_onset_t <= t + 1.0 / fps else t
                 _interrupt(keyframes, prev_ctl, prev_state, float(times[i - 1]))
                 kf = Keyframe(time_s=kt, bank=ctl.bank, entry=state.entry_a % size, reason="drop", cut=True)
             elif state.bank_name != prev_state.bank_name:
@@ -210,7 +226,7 @@ def plan_motion(analysis: Analysis, *, fps: float, n_frames: int, sync_s: float,
                               reason=f"bank '{ctl.bank}' at the bar line", cut=True)
             else:
                 kt, reason = _arrival(state, t, f, beat_by_n, config)
-                if not (last_t < kt <= t + sync_s):     # the analysis is read sync_s ahead
+                if not (last_t < kt <= t + 1.0 / fps):     # features are read half a frame ahead
                     kt = t
                 kf = Keyframe(time_s=kt, bank=ctl.bank, entry=state.entry_a % size, reason=reason)
             keyframes.append(kf)
@@ -218,7 +234,7 @@ def plan_motion(analysis: Analysis, *, fps: float, n_frames: int, sync_s: float,
     if prev_ctl is not None:
         _interrupt(keyframes, prev_ctl, prev_state, float(times[-1]))
     return Plan(fps=fps, times_s=times, envelope=env, pulse=pulse, pulse_dir=pdir, steps=steps, feedback=fb,
-                keyframes=keyframes, motion_controls=ctls)
+                keyframes=keyframes, motion_controls=ctls, features=feats)
 
 
 def _arrival(state, t: float, f: FeatureFrame, beat_by_n: dict, config) -> tuple[float, str]:
@@ -423,7 +439,7 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
     i1 = min(i1, n_total)
     if i1 <= i0:
         raise RenderError(f"--end {end_s:g} s must be after --start {start_s:g} s (at least one frame)")
-    sync_s = analysis.auto_sync_s(fps) if sync_ms is None else float(sync_ms) / 1000.0
+    sync_s = analysis.auto_sync_s() if sync_ms is None else float(sync_ms) / 1000.0
     if not (0.0 <= sync_s <= 0.5):
         raise RenderError(f"--sync-ms must be 0..500 or auto, got {sync_s * 1000:g}")
 
@@ -488,7 +504,7 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
             renderer.set_frame(Frame(pixels=g.pixels, control=ctl, gen_ms=g.gen_ms, index=i + 1), now_s=t - 1.0)
             if i == i0:
                 renderer.start_recording(recorder)
-            renderer.draw(analysis.at(t + sync_s), rcontrols, time_s=t)
+            renderer.draw(plan.features[i], rcontrols, time_s=t)
             if on_frame is not None and i >= i0:
                 on_frame(i, renderer.read_pixels())
             if recorder.error:
