@@ -18,6 +18,8 @@ uniform float u_centroid_norm;  // spectral centroid, 0..1 on a log scale 100 Hz
 uniform vec2 u_chroma_vec;
 uniform float u_onset;          // strength of the latest onset, 0..1 (held until the next)
 uniform float u_since_onset;    // seconds since the latest onset (large when none yet)
+uniform float u_beat_phase;     // 0..1 within the current beat (0 = on the beat)
+uniform float u_bpm;            // 0 when no tempo is known
 uniform float u_intensity;
 uniform float u_fx_hue;
 uniform float u_fx_saturation;
@@ -60,8 +62,10 @@ void main() {
     v_contrast = clamp(k * u_fx_contrast * (0.35 + 0.35 * clamp(u_bass_att - 0.7, 0.0, 1.5)), 0.0, 1.0);
     float tre = clamp(u_treble + 0.5 * max(u_treble_att - 1.0, 0.0), 0.0, 1.5);
     v_sparkle = u_fx_sparkle * k * tre;
-    // flash: additive white with a fast decay; strong onsets flash brighter
-    v_flash = u_fx_flash * k * u_onset * exp(-u_since_onset * 9.0);
+    // flash: additive white with a fast decay; strong onsets flash brighter. A smaller kick on
+    // every beat of the tracker makes the beat visible where its onset is weak or missed
+    float since_beat = u_bpm > 0.0 ? u_beat_phase * 60.0 / u_bpm : 1000.0;
+    v_flash = u_fx_flash * k * (u_onset * exp(-u_since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
     v_level = clamp(u_fade, 0.0, 1.0) * (1.0 - step(0.5, u_blackout));
     v_kaleido_seg = u_fx_kaleido > 0.001 ? 6.2831853 / floor(2.0 + u_fx_kaleido * 10.0) : 0.0;
     v_spin = 0.2 * u_time;

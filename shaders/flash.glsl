@@ -10,6 +10,7 @@ uniform float u_since_onset;    // seconds since the latest onset (large when no
 uniform float u_treble;
 uniform float u_treble_att;
 uniform float u_beat_phase;
+uniform float u_bpm;
 uniform float u_intensity;
 uniform float u_fx_flash;
 uniform float u_fx_sparkle;
@@ -42,7 +43,9 @@ void main() {
         c += vec3(step(1.0 - 0.012 * sparkle, h) * smoothstep(0.35, 0.9, lum)) * 1.2;
     }
     // flash: additive white with a fast decay; strong onsets flash brighter
-    float flash = u_fx_flash * k * u_onset * exp(-u_since_onset * 9.0);
+    // ... and a smaller kick on every beat of the tracker (visible where the beat's onset is weak)
+    float since_beat = u_bpm > 0.0 ? u_beat_phase * 60.0 / u_bpm : 1000.0;
+    float flash = u_fx_flash * k * (u_onset * exp(-u_since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
     c = c + flash * (0.55 + 0.45 * c);
     f_color = vec4(min(c, vec3(1.0)), 1.0);
 }
