@@ -41,6 +41,7 @@ class AudioConfig:
     playback: bool = True            # file source: play through the default output if there is one
     loop: bool = False               # file source: loop at the end (rehearsal, soak)
     reopen_interval_s: float = 3.0   # a lost device is reopened this often
+    latency: str = "low"             # PortAudio input latency: low | high | seconds
 
 
 @dataclass(frozen=True)

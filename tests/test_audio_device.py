@@ -25,7 +25,9 @@ class FakePortAudioError(Exception):
 
 
 class FakeInputStream:
-    def __init__(self, sd, *, device, samplerate, blocksize, channels, dtype, callback, finished_callback):
+    def __init__(self, sd, *, device, samplerate, blocksize, channels, dtype, callback, finished_callback,
+                 latency="high"):
+        assert latency in ("low", "high") or isinstance(latency, float)
         if sd.busy:
             raise FakePortAudioError("Error opening InputStream: Device unavailable [PaErrorCode -9985]")
         if device in sd.unplugged:

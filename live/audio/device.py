@@ -41,8 +41,16 @@ class SoundDeviceSource(AudioSource):
 
     def __init__(self, device: Optional[int | str] = None, *, sample_rate_hz: int = 44100, block_size: int = 512,
                  hop_size: int = 512, channels: int = 0, ring_seconds: float = 4.0,
-                 reopen_interval_s: float = 3.0, stall_s: float = 0.5, _sd: Any = None):
+                 reopen_interval_s: float = 3.0, stall_s: float = 0.5, latency: str | float = "low",
+                 _sd: Any = None):
         super().__init__(sample_rate_hz=sample_rate_hz, hop_size=hop_size, realtime=True)
+        if isinstance(latency, str):
+            try:
+                latency = float(latency)
+            except ValueError:
+                if latency not in ("low", "high"):
+                    raise ValueError(f"latency must be 'low', 'high' or seconds, got {latency!r}") from None
+        self.latency = latency          # PortAudio's suggested input latency: "low" for the stage
         if int(channels) < 0:
             raise ValueError(f"channels must be 0 (mono mix) or a 1-based channel number, got {channels}")
         if int(block_size) < 0:
@@ -135,7 +143,8 @@ class SoundDeviceSource(AudioSource):
         self._blocks = 0
         try:
             stream = sd.InputStream(device=info.index, samplerate=self.sample_rate_hz, blocksize=self.block_size,
-                                    channels=open_channels, dtype="float32", callback=self._callback,
+                                    channels=open_channels, dtype="float32", latency=self.latency,
+                                    callback=self._callback,
                                     finished_callback=self._finished)
         except Exception as exc:
             raise AudioDeviceError(self._open_error(info, exc, devices)) from None

@@ -31,4 +31,4 @@ def open_source(audio: Optional[str] = None, *, config: AudioConfig = AudioConfi
         raise AudioFileError(f"{spec}: file not found (give an audio file or a device from 'latent-live devices')")
     return SoundDeviceSource(spec or None, sample_rate_hz=config.sample_rate_hz, block_size=config.block_size,
                              hop_size=hop_size, channels=config.channels, ring_seconds=config.ring_seconds,
-                             reopen_interval_s=config.reopen_interval_s)
+                             reopen_interval_s=config.reopen_interval_s, latency=config.latency)
