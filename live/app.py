@@ -259,6 +259,25 @@ class GeneratorWorker(threading.Thread):
 # the show
 
 
+def _data_roots() -> list[Path]:
+    """Where bundled data lives: the checkout (editable install), then <prefix>/share/latent-live."""
+    import sys
+
+    return [Path(__file__).resolve().parent.parent, Path(sys.prefix) / "share" / "latent-live"]
+
+
+def resolve_bank_path(path: str | Path) -> Path:
+    """A bank path as given; a relative one that is not under the working directory is also
+    looked up beside the bundled data, so ``latent_banks/default`` works from any folder."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    for root in _data_roots():
+        if (root / p).exists():
+            return root / p
+    return p
+
+
 def load_banks(paths: Sequence[str], telemetry: Telemetry) -> dict:
     """Load every bank that loads; report the others. Returns name -> LatentBank (ordered)."""
     from live.gen import BankError, load_bank
@@ -266,7 +285,7 @@ def load_banks(paths: Sequence[str], telemetry: Telemetry) -> dict:
     banks: dict = {}
     for p in paths:
         try:
-            bank = load_bank(p)
+            bank = load_bank(resolve_bank_path(p))
         except (BankError, OSError) as exc:
             telemetry.bank_errors += 1
             telemetry.note(f"bank {p} not loaded: {exc}")
@@ -457,7 +476,7 @@ class Show:
     def _add_default_bank(self) -> None:
         from live.gen import BankError, load_bank
 
-        default = Path(__file__).resolve().parent.parent / "latent_banks" / "default"
+        default = resolve_bank_path("latent_banks/default")
         try:
             bank = load_bank(default)
         except (BankError, OSError) as exc:
