@@ -58,8 +58,10 @@ class FeaturesConfig:
     onset_threshold: float = 0.3
     onset_min_interval_s: float = 0.06
     onset_silence_db: float = -60.0
-    bpm_min: float = 60.0            # preferred tempo range for metrical-level correction
+    bpm_min: float = 60.0            # tempo range the tracker considers (hard limits)
     bpm_max: float = 200.0
+    tempo_prior_bpm: float = 120.0   # metrical level where the evidence is ambiguous: log-normal
+    tempo_prior_octaves: float = 1.4  # prior over tempo (centre, std in octaves; 0 = flat), Ellis 2007
     beats_per_bar: int = 4
     tap_timeout_s: float = 0.0       # 0 = a tap tempo holds until released
     tempo_window_s: float = 6.0      # onset-envelope history the tempo tracker looks at

@@ -261,3 +261,45 @@ def test_bad_settings_are_clear_errors():
         an.set_bpm_range(150, 100)
     with pytest.raises(ValueError, match="hop"):
         an.process(np.zeros(100, np.float32))
+
+
+# ------------------------------------------------------------------------- metrical level on stage
+def dnb_break(bpm: float, seconds: float, *, sr: int = SR, seed: int = 0):
+    """Two-step drum & bass: kick on 1 and the 'and' of 3, snare on 2 and 4, hats on eighths."""
+    rng = np.random.default_rng(seed)
+    n_tot = int(seconds * sr)
+    x = 0.003 * rng.standard_normal(n_tot)
+    beat = 60.0 / bpm
+    k = np.arange(int(0.15 * sr)) / sr
+    kick = np.sin(2 * np.pi * (50 * k + 2.5 * (1 - np.exp(-k / 0.02)))) * np.exp(-k / 0.08)
+    snare = rng.standard_normal(k.size) * np.exp(-k / 0.05) * 0.7
+    hat = np.diff(rng.standard_normal(int(0.03 * sr)), prepend=0.0) * np.exp(-np.arange(int(0.03 * sr)) / (0.006 * sr)) * 0.15
+    hits = []
+    for bar_t in np.arange(0.1, seconds - 4 * beat, 4 * beat):
+        hits += [(kick, bar_t), (snare, bar_t + beat), (kick, bar_t + 2.5 * beat), (snare, bar_t + 3 * beat)]
+        hits += [(hat, bar_t + e * beat / 2) for e in range(8)]
+    for snd, at in hits:
+        j = int(at * sr)
+        m = min(snd.size, n_tot - j)
+        x[j:j + m] += snd[:m]
+    return (x / np.abs(x).max() * 0.8).astype(np.float32)
+
+
+def test_four_on_the_floor_128_reads_128_not_64():
+    # the bench's house-like mix: kick on every beat, clap on 2 and 4, off-beat hats, bass, pad
+    from live.features.bench import synth_mix
+
+    x = synth_mix(seconds=20.0, sample_rate_hz=SR, bpm=128.0)
+    res = analyze_array(x, sample_rate_hz=SR)
+    assert res.bpm == pytest.approx(128, abs=1.0)
+    late = np.array([b for b, _ in res.beats if b > 8.0])
+    assert np.median(np.diff(late)) == pytest.approx(60 / 128, abs=0.01)
+    grid = 60 / 128
+    assert np.all(np.abs((late / grid) - np.round(late / grid)) * grid < 1.5 * HOP_S)   # on the kicks
+
+
+def test_drum_and_bass_174_reads_174_not_87():
+    res = analyze_array(dnb_break(174, 20.0), sample_rate_hz=SR)
+    assert res.bpm == pytest.approx(174, abs=1.5)
+    late = np.array([b for b, _ in res.beats if b > 8.0])
+    assert np.median(np.diff(late)) == pytest.approx(60 / 174, abs=0.008)

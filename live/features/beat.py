@@ -60,8 +60,11 @@ class BeatTracker:
         self._mel_diff = np.zeros(n_mel, dtype=np.float32)
         self._primed = False
         # tuning (instance attributes so experiments can vary them)
-        self.prior_bpm = float(getattr(cfg, "tempo_prior_bpm", 120.0))
-        self.prior_oct = float(getattr(cfg, "tempo_prior_octaves", 1.0))
+        self.prior_bpm = float(cfg.tempo_prior_bpm)
+        self.prior_oct = float(cfg.tempo_prior_octaves)
+        if not (20.0 <= self.prior_bpm <= 400.0) or not (0.0 <= self.prior_oct <= 8.0):
+            raise ValueError(f"features.tempo_prior_bpm must be 20..400 and tempo_prior_octaves 0..8, "
+                             f"got {self.prior_bpm} and {self.prior_oct}")
         self.score_ema = 0.85
         self.dp_alpha = 0.9
         self.dp_tight = 5.0
@@ -71,6 +74,10 @@ class BeatTracker:
         self.comb_gamma = 1.0
         self.low_weight = 0.0
         self.relock_margin = 1.15
+        self.phase_low_weight = 0.0
+        self.acf_tau_s = 2.0           # recent hops weigh more in the tempo estimate (tempo changes)
+        self._acf_w = None
+        self._low_mean = 0.0
 
         self._L = max(16, int(round(float(cfg.tempo_window_s) * self._fps)))
         L = self._L
@@ -225,7 +232,11 @@ class BeatTracker:
         if self._dp_w.size:
             seg = self._cs[i + L - self._dp_hi:i + L - self._dp_lo + 1]   # v = n-hi .. n-lo
             cs = float(np.max(seg * self._dp_w))
-        cs = (1.0 - self.dp_alpha) * odf + self.dp_alpha * cs
+        self._low_mean = am * self._low_mean + (1.0 - am) * low
+        po = odf
+        if audible and low > self._low_mean:       # kick drums mark the beat more than hats do
+            po += self.phase_low_weight * (low - self._low_mean)
+        cs = (1.0 - self.dp_alpha) * po + self.dp_alpha * cs
         self._cs[i] = self._cs[i + L] = cs
         self._ring_i = i + 1 if i + 1 < L else 0
         self._hops += 1
@@ -262,6 +273,10 @@ class BeatTracker:
     def _update_tempo(self, t: float, audible: bool) -> None:
         env = self._recent(self._odf)
         x = env - env.mean()
+        if self.acf_tau_s > 0:
+            if self._acf_w is None:
+                self._acf_w = np.exp(-np.arange(self._L - 1, -1, -1) / (self.acf_tau_s * self._fps))
+            x *= self._acf_w
         spec = np.fft.rfft(x, self._nfft)
         ac = np.fft.irfft(spec.real ** 2 + spec.imag ** 2, self._nfft)
         ac0 = ac[0]
