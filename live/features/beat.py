@@ -73,7 +73,7 @@ class BeatTracker:
         self.level_hold_s = 1.0
         self.comb_gamma = 1.0
         self.low_weight = 0.0
-        self.relock_margin = 1.15
+        self.relock_margin = 1.08        # another beat grid must score this much better to re-phase
         self.phase_low_weight = 0.0
         self.acf_tau_s = 2.0           # recent hops weigh more in the tempo estimate (tempo changes)
         self._acf_w = None
