@@ -71,13 +71,10 @@ class BeatTracker:
         self.nudge = 0.2
         self.relock_s = 1.5
         self.level_hold_s = 1.0
-        self.comb_gamma = 1.0
-        self.low_weight = 0.0
         self.relock_margin = 1.08        # another beat grid must score this much better to re-phase
-        self.phase_low_weight = 0.0
+        self.recompute_cs = True
         self.acf_tau_s = 2.0           # recent hops weigh more in the tempo estimate (tempo changes)
         self._acf_w = None
-        self._low_mean = 0.0
 
         self._L = max(16, int(round(float(cfg.tempo_window_s) * self._fps)))
         L = self._L
@@ -144,7 +141,7 @@ class BeatTracker:
             self._cand_i0 = np.floor(idx).astype(np.intp)
             self._cand_f = idx - self._cand_i0
             self._cand_valid = valid.astype(np.float64)
-            self._cand_nvalid = np.maximum(valid.sum(1), 1) ** self.comb_gamma
+            self._cand_nvalid = np.maximum(valid.sum(1), 1)
             self._score_acc = np.zeros(lags.size)
             self._cand_bpm = bpms
             self._set_prior()
@@ -216,8 +213,8 @@ class BeatTracker:
             self._primed = True
             diff[:] = 0.0
         np.maximum(diff, 0.0, out=diff)
+        flux = float(diff.sum())
         low = float(diff[:self._n_low].sum())
-        flux = float(diff.sum()) + self.low_weight * low
         am = self._a_odf_mean
         self._odf_mean = am * self._odf_mean + (1.0 - am) * flux
         odf = flux - self._odf_mean
@@ -232,11 +229,7 @@ class BeatTracker:
         if self._dp_w.size:
             seg = self._cs[i + L - self._dp_hi:i + L - self._dp_lo + 1]   # v = n-hi .. n-lo
             cs = float(np.max(seg * self._dp_w))
-        self._low_mean = am * self._low_mean + (1.0 - am) * low
-        po = odf
-        if audible and low > self._low_mean:       # kick drums mark the beat more than hats do
-            po += self.phase_low_weight * (low - self._low_mean)
-        cs = (1.0 - self.dp_alpha) * po + self.dp_alpha * cs
+        cs = (1.0 - self.dp_alpha) * odf + self.dp_alpha * cs
         self._cs[i] = self._cs[i + L] = cs
         self._ring_i = i + 1 if i + 1 < L else 0
         self._hops += 1
@@ -312,6 +305,9 @@ class BeatTracker:
         if not self._locked or self._period_s <= 0:
             self._period_s = period_s
             self._set_dp_period(lag)
+            self._since_tempo_change_s = 0.0
+            if self.recompute_cs:
+                self._rebuild_cs()
             bt = self._measured_beat(t)
             if bt is None:
                 return
@@ -333,6 +329,9 @@ class BeatTracker:
                 self._period_s = period_s
                 self._level_doubt = 0
                 self._since_tempo_change_s = 0.0
+                self._set_dp_period(self._period_s * self._fps)
+                if self.recompute_cs:
+                    self._rebuild_cs()
         self._set_dp_period(self._period_s * self._fps)
         bt = self._measured_beat(t)
         if bt is None:
@@ -357,6 +356,30 @@ class BeatTracker:
         if self._phase_doubt * self._update_every * self._hop_s > hold:
             self._next_beat_t += err
             self._phase_doubt = 0
+
+    def _rebuild_cs(self) -> None:
+        """Recompute the cumulative beat score over the whole history for the current period.
+
+        Run once when the tempo is first found or jumps, so the beat grid of the new tempo is
+        known at once instead of after the old chains have faded (~1-3 ms, rare)."""
+        L = self._L
+        if not self._dp_w.size:
+            return
+        env = self._recent(self._odf).copy()
+        cs = np.zeros(L)
+        lo, hi, w, a = self._dp_lo, self._dp_hi, self._dp_w, self.dp_alpha
+        for n in range(L):
+            prev = 0.0
+            if n - lo >= 0:
+                s0 = n - hi
+                seg = cs[max(0, s0):n - lo + 1]
+                prev = float(np.max(seg * w[max(0, -s0):])) if seg.size else 0.0
+            cs[n] = (1.0 - a) * env[n] + a * prev
+        i = self._ring_i
+        # unroll the linear history back into the doubled ring (oldest at index i)
+        idx = (i + np.arange(L)) % L
+        self._cs[idx] = cs
+        self._cs[idx + L] = cs
 
     def _measured_beat(self, t: float):
         """Latest beat by the cumulative score: (time_s, its score, score on the flywheel's grid)."""
