@@ -58,6 +58,8 @@ class FeaturesConfig:
     onset_threshold: float = 0.3
     onset_min_interval_s: float = 0.06
     onset_silence_db: float = -60.0
+    onset_picker: str = "fast"       # fast: causal rising edge of aubio's detection function (~1 hop);
+                                     # aubio: aubio's peak picker (peak-accurate, ~30 ms later)
     bpm_min: float = 60.0            # tempo range the tracker considers (hard limits)
     bpm_max: float = 200.0
     tempo_prior_bpm: float = 120.0   # metrical level where the evidence is ambiguous: log-normal

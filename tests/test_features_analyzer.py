@@ -303,3 +303,24 @@ def test_drum_and_bass_174_reads_174_not_87():
     assert res.bpm == pytest.approx(174, abs=1.5)
     late = np.array([b for b, _ in res.beats if b > 8.0])
     assert np.median(np.diff(late)) == pytest.approx(60 / 174, abs=0.008)
+
+
+@pytest.mark.parametrize("picker, max_lag_ms", [("fast", 15.0), ("aubio", 60.0)])
+def test_onsets_are_reported_within_a_hop_of_the_hit(picker, max_lag_ms):
+    """The stage flash follows onset_count: the fast picker reports on the hop the hit arrives."""
+    import dataclasses
+
+    from live.config import FeaturesConfig
+
+    rng = np.random.default_rng(0)
+    hits = np.cumsum(rng.uniform(0.4, 0.8, 12))
+    x = np.zeros(int(SR * (hits[-1] + 1.0)), np.float32)
+    for c in hits:
+        i = int(c * SR)
+        x[i:i + 300] += (rng.standard_normal(300) * np.exp(-np.arange(300) / 60)).astype(np.float32) * 0.8
+    an = Analyzer(sample_rate_hz=SR, config=dataclasses.replace(FeaturesConfig(), onset_picker=picker))
+    frames = feed(an, x)
+    reports = np.array([f.t for f0, f in zip(frames, frames[1:]) if f.onset_count > f0.onset_count])
+    assert len(reports) == len(hits)                                   # one onset per hit, no extras
+    lags_ms = np.array([(reports[reports >= c][0] - c) * 1e3 for c in hits])
+    assert lags_ms.max() <= max_lag_ms, lags_ms
