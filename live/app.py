@@ -600,14 +600,26 @@ class Show:
                     break
                 if period:
                     next_tick += period
-                    delay = next_tick - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    else:
+                    if not self._wait_tick(next_tick, feats):
                         next_tick = time.monotonic()
         finally:
             self.stop()
         return self.result(time.monotonic() - t_start)
+
+    def _wait_tick(self, deadline: float, drawn: FeatureFrame) -> bool:
+        """Sleep until ``deadline`` (headless pacing), but wake early when an onset or a beat
+        arrives that the last frame did not show: the flash should not wait for the next tick.
+        Returns False when the loop is behind (no sleep) or woke early."""
+        while True:
+            delay = deadline - time.monotonic()
+            if delay <= 0:
+                return delay > -1e-3
+            version = self.features.version
+            if not self.features.wait_newer(version, delay):
+                return True
+            f = self.features.get()
+            if f is not None and (f.onset_count != drawn.onset_count or f.beat_count != drawn.beat_count):
+                return False
 
     def _hud_fields(self, feats: FeatureFrame) -> dict:
         w = self.gen_worker
