@@ -332,7 +332,7 @@ class Show:
     """
 
     def __init__(self, cfg: Config, *, audio: str = "", duration_s: Optional[float] = None,
-                 record: str = "", list_hud: bool = True, source=None, fps_cap: Optional[float] = None,
+                 record: str = "", source=None, fps_cap: Optional[float] = None,
                  on_frame: Optional[Callable] = None, generator_factory: Optional[Callable] = None):
         self.cfg = cfg
         # name, **options -> Generator; tests inject failing backends here
@@ -544,10 +544,8 @@ class Show:
         last_reload = t_start
         last_status = t_start
         frame_index = None
-        headless = r.headless
-        period = 1.0 / (self.fps_cap or self.cfg.render.fps) if headless or self.fps_cap else 0.0
+        period = 1.0 / (self.fps_cap or self.cfg.render.fps) if r.headless or self.fps_cap else 0.0
         next_tick = time.monotonic()
-        audio_t0 = None
         try:
             while not self.stop_event.is_set():
                 t0 = time.perf_counter()
@@ -561,19 +559,18 @@ class Show:
                         self.store.apply_key(ev)
                 if r.should_close:
                     break
+                # effect time: the audio clock, extrapolated between hops so motion is smooth;
+                # the generator cross-fade runs on the same clock
+                wall0, audio0 = self.analysis.clock_anchor
+                time_s = audio0 + min(now - wall0, 0.1)
                 frame = self.frames.get()
                 if frame is not None and frame.index != frame_index:
-                    r.set_frame(frame, now_s=now)
+                    r.set_frame(frame, now_s=time_s)
                     frame_index = frame.index
                 feats = self.features.get() or SILENT_FRAME
                 state = self.store.state
                 r.hud_visible = bool(state.values.get("hud", True))
                 hud = HudInfo(**self._hud_fields(feats)) if r.hud_visible else None
-                # effect time: the audio clock, extrapolated between hops so motion is smooth
-                if audio_t0 is None:
-                    audio_t0 = now - feats.t
-                wall0, audio0 = self.analysis.clock_anchor
-                time_s = audio0 + min(now - wall0, 0.1)
                 r.draw(feats, renderer_controls(state), time_s=time_s, hud=hud)
                 if self.osc_out is not None:
                     self.osc_out.send_features(feats)

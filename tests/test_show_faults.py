@@ -148,3 +148,22 @@ def test_no_usable_bank_is_a_clear_start_error(tmp_path):
         assert show.banks, "fell back to the bundled default bank"
     finally:
         show.stop()
+
+
+def test_crossfade_runs_on_the_same_clock_as_the_effects(bank_dir):
+    """Renderer.set_frame(now_s) and draw(time_s) must share one clock, or the cross-fade
+    between generator frames is stuck at one end (it was: monotonic vs audio time)."""
+    from live.app import Show
+    from live.audio import ArraySource
+
+    cfg = make_cfg([bank_dir])
+    show = Show(cfg, source=ArraySource(click_track(4.0), sample_rate_hz=SR, realtime=True), duration_s=1.5)
+    show.start()
+    seen = {"set": [], "draw": []}
+    r = show.renderer
+    set_frame, draw = r.set_frame, r.draw
+    r.set_frame = lambda frame, *, now_s: (seen["set"].append(now_s), set_frame(frame, now_s=now_s))[1]
+    r.draw = lambda *a, time_s, **k: (seen["draw"].append(time_s), draw(*a, time_s=time_s, **k))[1]
+    show.run()
+    assert seen["set"] and seen["draw"]
+    assert abs(seen["set"][-1] - seen["draw"][-1]) < 0.5
