@@ -100,12 +100,16 @@ def tiny_text_encoder(vocab_size: int, seed: int = 0):
     return CLIPTextModel(cfg).eval()
 
 
-def save_tiny_lcm_folder(folder: Path, *, seed: int = 0, with_text: bool = True) -> Path:
-    """A diffusers pipeline folder: unet/ vae/ scheduler/ (+ text_encoder/ tokenizer/) + model_index.json."""
+def save_tiny_lcm_folder(folder: Path, *, seed: int = 0, with_text: bool = True,
+                         time_cond_proj_dim: int | None = 8) -> Path:
+    """A diffusers pipeline folder: unet/ vae/ scheduler/ (+ text_encoder/ tokenizer/) + model_index.json.
+
+    ``time_cond_proj_dim=None`` gives an SD1.5-like UNet (no guidance embedding), the base an
+    LCM-LoRA is made for."""
     from diffusers import LCMScheduler
 
     folder.mkdir(parents=True, exist_ok=True)
-    tiny_unet(seed).save_pretrained(str(folder / "unet"))
+    tiny_unet(seed, time_cond_proj_dim=time_cond_proj_dim).save_pretrained(str(folder / "unet"))
     tiny_vae_kl_sd(seed + 1).save_pretrained(str(folder / "vae"))
     LCMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                  timestep_spacing="leading").save_pretrained(str(folder / "scheduler"))
@@ -143,3 +147,53 @@ def save_bare_taesd(model, folder: Path, *, fmt: str = "safetensors", prefix: st
             torch.save(sd, str(p))
         paths.append(p)
     return paths[0], paths[1]
+
+
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0"]
+
+
+def tiny_unet_with_lora(seed: int = 0, *, lora_seed: int = 1, rank: int = 4, lora_alpha: float = 8.0,
+                        time_cond_proj_dim: int | None = None):
+    """``tiny_unet(seed)`` with a peft LoRA adapter on the attention projections whose A and B
+    matrices are random (non-zero, so the LoRA changes the output). Returns (unet, LoraConfig);
+    the adapted unet is the reference "LoRA applied directly with peft"."""
+    from peft import LoraConfig
+
+    unet = tiny_unet(seed, time_cond_proj_dim=time_cond_proj_dim)
+    cfg = LoraConfig(r=rank, lora_alpha=lora_alpha, target_modules=list(LORA_TARGETS), init_lora_weights=False)
+    unet.add_adapter(cfg)
+    g = torch.Generator().manual_seed(lora_seed)
+    with torch.no_grad():
+        for name, p in unet.named_parameters():
+            if "lora_A" in name or "lora_B" in name:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+    return unet.eval(), cfg
+
+
+def save_lora_file(unet, cfg, path: Path, *, fmt: str = "diffusers") -> Path:
+    """Write the peft adapter of ``unet`` as one .safetensors LoRA file.
+
+    ``fmt="diffusers"``: what ``StableDiffusionPipeline.save_lora_weights`` writes (keys
+    ``unet.<module>.lora_A/B.weight``, the LoraConfig - alpha included - in the file metadata).
+    ``fmt="kohya"``: the A1111/ComfyUI layout the published LCM-LoRA files use
+    (``lora_unet_<module>.lora_down/lora_up.weight`` + ``.alpha``)."""
+    from peft.utils import get_peft_model_state_dict
+
+    sd = get_peft_model_state_dict(unet)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "diffusers":
+        from diffusers import StableDiffusionPipeline
+
+        StableDiffusionPipeline.save_lora_weights(str(path.parent), unet_lora_layers=sd, weight_name=path.name,
+                                                  unet_lora_adapter_metadata=cfg.to_dict())
+    elif fmt == "kohya":
+        from diffusers.utils.state_dict_utils import convert_state_dict_to_kohya
+        from safetensors.torch import save_file
+
+        kohya = convert_state_dict_to_kohya({"unet." + k: v for k, v in sd.items()})
+        kohya = {k: (torch.tensor(float(cfg.lora_alpha)) if k.endswith(".alpha") else v.contiguous())
+                 for k, v in kohya.items()}
+        save_file(kohya, str(path))
+    else:
+        raise ValueError(fmt)
+    return path

@@ -2,8 +2,9 @@
 
 The model folder is a diffusers pipeline layout (``unet/``, ``vae/``, ``scheduler/``;
 ``text_encoder/`` + ``tokenizer/`` are only read by the bank builder): an LCM-distilled model,
-or a Stable Diffusion 1.5-family model plus an LCM-LoRA file (option ``lora=FILE``, loaded
-from the local file and fused into the UNet; needs ``peft``). Option ``vae=PATH`` decodes with
+or a Stable Diffusion 1.5-family model plus an LCM-LoRA file (option ``lora=FILE``: a local
+``.safetensors`` LoRA in the diffusers/peft or the kohya layout, fused into the UNet at load so
+a frame costs no more than without it; needs ``peft``; see :func:`apply_lora`). Option ``vae=PATH`` decodes with
 another VAE instead, e.g. a tiny one (AutoencoderTiny folder or bare TAESD files).
 
 No text encoder runs live: the bank holds per entry the starting noise and the prompt
@@ -101,6 +102,70 @@ class LcmModel:
         return denoised
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
+
+
+def apply_lora(unet, path: Path) -> int:
+    """Fuse the LoRA in ``path`` (a local ``.safetensors`` file) into ``unet`` in place.
+
+    Reads both layouts SD1.5 LoRAs come in: diffusers/peft (``unet.<module>.lora_A/lora_B``, LoRA
+    alpha in the file's metadata) and kohya (``lora_unet_<module>.lora_down/lora_up/.alpha``, the
+    layout of the published LCM-LoRA files). Never unpickles; text-encoder layers are ignored
+    (no text encoder runs live). Returns the number of UNet layers patched; raises GenError naming
+    the file when it is not a LoRA for this UNet.
+    """
+    from diffusers import StableDiffusionPipeline
+    from diffusers.utils import logging as dlog
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            n_keys = len(list(fh.keys()))
+    except (OSError, SafetensorError, ValueError) as exc:
+        raise GenError(f"LoRA file {path} is not a readable .safetensors file ({_first_line(exc)}); only "
+                       ".safetensors LoRAs are loaded (pickled .bin/.pt/.ckpt files are refused)") from None
+    level = dlog.get_verbosity()
+    dlog.set_verbosity(dlog.CRITICAL)     # diffusers/peft print multi-line dumps; we raise one line instead
+    try:
+        sd, alphas, meta = StableDiffusionPipeline.lora_state_dict(str(path), use_safetensors=True,
+                                                                   local_files_only=True, return_lora_metadata=True)
+        unet_keys = [k for k in sd if k.startswith("unet.")]
+        layers = [k for k in unet_keys if any(t in k for t in ("lora_A.", "lora.down.", "lora_down."))]
+        if not layers:
+            raise GenError(f"LoRA file {path} holds no LoRA layers for a UNet ({n_keys} tensors, none named "
+                           "unet.*.lora_* or lora_unet_*): is it a full checkpoint or a text-encoder-only LoRA?")
+        if len(unet_keys) < len(sd):
+            log.warning("%s: %d text-encoder LoRA tensors ignored (no text encoder runs live)", path,
+                        len(sd) - len(unet_keys))
+        StableDiffusionPipeline.load_lora_into_unet({k: sd[k] for k in unet_keys}, alphas, unet=unet,
+                                                    adapter_name="lcm_lora", metadata=meta)
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        patched = sum(isinstance(m, BaseTunerLayer) for m in unet.modules())
+        if patched < len(layers):
+            raise GenError(f"LoRA file {path}: only {patched} of its {len(layers)} layers exist in this UNet; "
+                           "it was made for another model (use an LCM-LoRA for the model's family, e.g. SD1.5)")
+        unet.fuse_lora(lora_scale=1.0)
+        unet.unload_lora()
+    except GenError:
+        raise
+    except Exception as exc:
+        msg = str(exc)
+        if "size mismatch" in msg:
+            detail = next(ln.strip() for ln in msg.splitlines() if "size mismatch" in ln)
+            raise GenError(f"LoRA file {path} does not fit this UNet (made for another model family, e.g. SDXL "
+                           f"on SD1.5?): {detail[:200]}") from None
+        if "not found in the base model" in msg:
+            raise GenError(f"LoRA file {path}: none of its layers exist in this UNet; it was made for another "
+                           "model (use an LCM-LoRA for the model's family, e.g. SD1.5)") from None
+        raise GenError(f"LoRA file {path}: cannot apply it ({type(exc).__name__}: {_first_line(exc)})") from None
+    finally:
+        dlog.set_verbosity(level)
+    return patched
+
+
 def load_lcm(path: str, *, device: str = "auto", dtype: str = "auto", lora: str = "", vae: str = "",
              with_text: bool = False) -> LcmModel:
     """Load UNet + LCMScheduler + VAE (+ text encoder/tokenizer) from a local diffusers folder."""
@@ -140,15 +205,7 @@ def load_lcm(path: str, *, device: str = "auto", dtype: str = "auto", lora: str 
             import peft  # noqa: F401
         except ImportError:
             raise GenError("an LCM-LoRA needs the 'peft' package: pip install 'latent-live[diffusion]'") from None
-        from diffusers import StableDiffusionPipeline
-
-        try:
-            sd, alphas = StableDiffusionPipeline.lora_state_dict(str(lp))
-            StableDiffusionPipeline.load_lora_into_unet(sd, alphas, unet=unet)
-            unet.fuse_lora(lora_scale=1.0)
-            unet.unload_lora()
-        except Exception as exc:
-            raise GenError(f"{lp}: cannot apply the LoRA ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+        apply_lora(unet, lp)
         hash_files.append(lp)
     vm = load_vae(vae or p, what="VAE")
     if vm.latent_channels != unet.config.in_channels:
