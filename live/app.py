@@ -626,12 +626,22 @@ class Show:
             t, text = self.telemetry.messages[-1]
             if time.monotonic() - t < 8.0:
                 msg = text
+        t = self.telemetry
+        latency_ms = None
+        in_lat = getattr(self._source, "input_latency_s", None)
+        if in_lat is not None:
+            # sound card buffering + one hop + analysis + one drawn frame: the floor of sound-to-light
+            hop_ms = 1e3 * self.cfg.features.hop_size / self._source.sample_rate_hz
+            latency_ms = 1e3 * in_lat + hop_ms + t.analysis_ms.percentile(50) + t.frame_ms.percentile(50)
         return dict(
             bank=(w.active_bank or "") if w else "",
             entry=f"{ctl.entry_a} -> {ctl.entry_b} ({ctl.alpha:.2f})" if ctl else "",
-            gen_fps=self.telemetry.gen_fps(),
-            gen_ms=self.telemetry.gen_ms.percentile(50) if self.telemetry.gen_ms.count else None,
+            gen_fps=t.gen_fps(),
+            gen_ms=t.gen_ms.percentile(50) if t.gen_ms.count else None,
+            latency_ms=latency_ms,
             message=msg,
+            lines=(f"hop {t.analysis_ms.percentile(50):.2f} ms  late {t.late_frames}  "
+                   f"xrun {getattr(self._source, 'overflows', 0)}  fallback {t.fallbacks}",),
         )
 
     def _status(self) -> dict:

@@ -180,6 +180,15 @@ class SoundDeviceSource(AudioSource):
         except Exception:
             pass
 
+    @property
+    def input_latency_s(self) -> Optional[float]:
+        """PortAudio's reported input latency of the open stream (s), None when closed."""
+        stream = self._stream
+        try:
+            return float(stream.latency) if stream is not None else None
+        except Exception:
+            return None
+
     def start(self) -> None:
         """Open the device. Raises AudioDeviceError (listing the inputs) when it is missing or busy."""
         if self._started:
