@@ -105,7 +105,7 @@ class VaeImageSource:
     def preview(self, entry: BankEntry) -> np.ndarray:
         import torch
 
-        z = torch.from_numpy(np.ascontiguousarray(entry.latent, dtype=np.float32))[None].to(self.device)
+        z = torch.from_numpy(np.array(entry.latent, dtype=np.float32, copy=True))[None].to(self.device)
         return to_pixels(self.vae.decode_float(z))
 
     def close(self) -> None:
