@@ -404,7 +404,8 @@ class Show:
             from live.render.recorder import Recorder
             w, h = self.renderer.size
             audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
-            self.recorder = Recorder(self.record_path, width=w, height=h, fps=r.fps, audio_path=audio_path)
+            self.recorder = Recorder(self.record_path, width=w, height=h, fps=min(r.fps, r.record_fps),
+                                     audio_path=audio_path, preset=r.record_preset)
             self.renderer.start_recording(self.recorder)
 
         # OSC

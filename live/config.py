@@ -120,6 +120,8 @@ class RenderConfig:
     chain: tuple = ("trails", "finish")  # the five effects fused; ("source", "feedback", "color", "flash", "output") = one pass each
     hud: bool = True
     record: str = ""                 # output .mp4, "" = none
+    record_fps: float = 30.0         # frame rate of the recording (the display may run faster)
+    record_preset: str = "ultrafast" # x264 preset while live: the cheapest, so the show keeps its CPU
     internal_scale: float = 0.0      # effect passes at this fraction of the output size; 0 = auto (0.4 on llvmpipe)
 
 
