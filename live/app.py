@@ -545,7 +545,10 @@ class Show:
         last_reload = t_start
         last_status = t_start
         frame_index = None
-        period = 1.0 / (self.fps_cap or self.cfg.render.fps) if r.headless or self.fps_cap else 0.0
+        # headless: paced at render.fps; a window is paced by vsync, with a loose cap at twice the
+        # rate so a display without vsync (Xvfb, some drivers) cannot spin the CPU
+        rate = self.fps_cap or self.cfg.render.fps
+        period = 1.0 / rate if (r.headless or self.fps_cap) else 0.5 / rate
         next_tick = time.monotonic()
         try:
             while not self.stop_event.is_set():
