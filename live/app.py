@@ -68,7 +68,6 @@ class Telemetry:
     """Per-stage timings and counters of a running show (written by their own thread only)."""
 
     frame_ms: RollingTimes = field(default_factory=RollingTimes)
-    draw_ms: RollingTimes = field(default_factory=RollingTimes)
     analysis_ms: RollingTimes = field(default_factory=lambda: RollingTimes(2000))
     gen_ms: RollingTimes = field(default_factory=lambda: RollingTimes(200))
     gen_frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
@@ -115,7 +114,7 @@ class AnalysisWorker(threading.Thread):
         self.finished = threading.Event()
         self.error: Optional[BaseException] = None
         self._tap_seen = 0
-        self._bpm_seen: Optional[float] = None
+        self._bpm_seen = -1           # bpm_count last applied; -1 applies the start value once
         # wall-clock anchor of the audio clock, for converting tap times (wall) to audio time
         self.clock_anchor: tuple[float, float] = (time.monotonic(), 0.0)
 
@@ -128,22 +127,21 @@ class AnalysisWorker(threading.Thread):
         if store is None:
             return
         state = store.state
-        taps = getattr(state, "tap_count", 0)
-        if taps != self._tap_seen:
-            times = getattr(state, "tap_times", ())
-            new = taps - self._tap_seen
-            for wall in list(times)[-new:] if times else ():
+        if state.tap_count != self._tap_seen:
+            new = state.tap_count - self._tap_seen
+            for wall in state.tap_times[-new:]:
                 self.analyzer.tap(t_s=self.audio_time_of(wall))
-            self._tap_seen = taps
-        bpm = state.values.get("bpm", 0.0) if hasattr(state, "values") else 0.0
-        if bpm != self._bpm_seen:
-            if bpm and bpm > 0:
+            self._tap_seen = state.tap_count
+        # every /live/bpm message counts, so a second "0" after tapping still releases
+        if state.bpm_count != self._bpm_seen:
+            bpm = float(state.values["bpm"])
+            if bpm > 0:
                 # the OSC range (0..300) is wider at the bottom than the analyzer's 20..400
-                self.analyzer.set_manual_bpm(min(max(float(bpm), 20.0), 400.0))
-            elif self._bpm_seen:  # 0 releases manual and tap tempo to the tracker
+                self.analyzer.set_manual_bpm(min(max(bpm, 20.0), 400.0))
+            else:  # 0 releases manual and tap tempo to the tracker
                 self.analyzer.set_manual_bpm(None)
                 self.analyzer.release_tap()
-            self._bpm_seen = bpm
+            self._bpm_seen = state.bpm_count
 
     def run(self) -> None:
         try:
@@ -156,8 +154,8 @@ class AnalysisWorker(threading.Thread):
                     self._forward_control()
                 except Exception as exc:  # a bad control value must not stop the analysis
                     state = self.control_store.state   # skip it (once), do not retry every hop
-                    self._tap_seen = getattr(state, "tap_count", self._tap_seen)
-                    self._bpm_seen = state.values.get("bpm", 0.0)
+                    self._tap_seen = state.tap_count
+                    self._bpm_seen = state.bpm_count
                     self.telemetry.note(f"control value not applied to the analyzer: {exc}")
                 t0 = time.perf_counter()
                 frame = self.analyzer.process(hop)

@@ -167,3 +167,46 @@ def test_crossfade_runs_on_the_same_clock_as_the_effects(bank_dir):
     show.run()
     assert seen["set"] and seen["draw"]
     assert abs(seen["set"][-1] - seen["draw"][-1]) < 0.5
+
+
+def test_bpm_zero_after_tapping_releases_to_the_tracker():
+    """Tapping leaves the bpm control at 0, so '/live/bpm 0' does not change its value; the
+    release must still reach the analyzer (it is counted, not compared)."""
+    import threading
+
+    from live.app import AnalysisWorker, Telemetry
+    from live.control import ControlStore
+    from live.types import Latest
+
+    calls = []
+
+    class Recorder:
+        def tap(self, *, t_s):
+            calls.append(("tap", round(t_s, 3)))
+
+        def set_manual_bpm(self, bpm):
+            calls.append(("manual", bpm))
+
+        def release_tap(self):
+            calls.append(("release",))
+
+    store = ControlStore()
+    w = AnalysisWorker(None, Recorder(), Latest(), Telemetry(), control_store=store, stop=threading.Event())
+    w.clock_anchor = (100.0, 10.0)                 # wall 100 s = audio 10 s
+    w._forward_control()                           # start value 0: the tracker leads
+    assert calls == [("manual", None), ("release",)]
+    calls.clear()
+    for t in (100.0, 100.5, 101.0, 101.5):
+        store.tap(t_s=t)
+    w._forward_control()
+    assert calls == [("tap", 10.0), ("tap", 10.5), ("tap", 11.0), ("tap", 11.5)]
+    calls.clear()
+    store.set("bpm", 0.0)                          # the value was already 0
+    w._forward_control()
+    assert calls == [("manual", None), ("release",)]
+    calls.clear()
+    store.set("bpm", 5.0)                          # below the analyzer's range: clamped, not fatal
+    w._forward_control()
+    assert calls == [("manual", 20.0)]
+    w._forward_control()                           # nothing new: nothing forwarded
+    assert calls == [("manual", 20.0)]
