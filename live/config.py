@@ -16,10 +16,11 @@ in a show file is caught before the show, not during it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,112 +29,372 @@ else:  # pragma: no cover
 
 
 class ConfigError(ValueError):
-    """A setting is unknown or has a value of the wrong type."""
+    """A setting is unknown, has a value of the wrong type, or is out of its range."""
+
+
+# --------------------------------------------------------------------------------------------
+# Ranges: each one lives once, next to its setting, as ``setting(default, ...)``.
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Ref:
+    """A bound taken from another setting: ``Ref("audio.sample_rate_hz", 0.5)`` = Nyquist."""
+
+    key: str
+    scale: float = 1.0
+
+    def value(self, cfg: "Config") -> float:
+        section, name = self.key.split(".")
+        return float(getattr(getattr(cfg, section), name)) * self.scale
+
+    def text(self, cfg: "Config") -> str:
+        what = self.key if self.scale == 1.0 else f"{self.key}/{1 / self.scale:g}" if self.scale < 1 \
+            else f"{self.key}*{self.scale:g}"
+        return f"{what} ({_num(self.value(cfg))})"
+
+
+def _num(x: Any) -> str:
+    return f"{x:g}" if isinstance(x, float) else str(x)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What values a setting accepts. Numbers (and each number of a numeric list) lie in
+    ``lo..hi`` (a bound is excluded with ``lo_open``/``hi_open``; either may be a :class:`Ref`
+    to another setting); ``off`` is one extra value with a special meaning ("0 = auto");
+    ``choices`` lists the valid words; ``pow2`` asks for a power of two; ``pair`` for a
+    ``(low, high)`` list with low < high; ``min_len`` for a list's length; ``check`` is a
+    function returning what is wrong with a value (or None); ``means`` says what ``off`` means.
+    Floats must be finite everywhere.
+    """
+
+    lo: float | Ref | None = None
+    hi: float | Ref | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    off: Any = None
+    means: str = ""
+    choices: tuple = ()
+    pow2: bool = False
+    pair: bool = False
+    min_len: int = 0
+    check: Callable[[Any], str | None] | None = None
+    expect: str = ""               # how ``check`` describes the valid values
+
+    def bound(self, which: str, cfg: "Config") -> float | None:
+        b = self.lo if which == "lo" else self.hi
+        return b.value(cfg) if isinstance(b, Ref) else b
+
+    def describe(self, cfg: "Config | None" = None) -> str:
+        """The valid values in words, e.g. ``a power of two in 32..8192`` or ``(0, 1], or 0 (auto)``."""
+        cfg = cfg if cfg is not None else Config()
+        parts = []
+        if self.choices:
+            parts.append("one of: " + ", ".join(map(str, self.choices)))
+        if self.lo is not None or self.hi is not None:
+            lo = self.lo.text(cfg) if isinstance(self.lo, Ref) else (None if self.lo is None else _num(self.lo))
+            hi = self.hi.text(cfg) if isinstance(self.hi, Ref) else (None if self.hi is None else _num(self.hi))
+            words = isinstance(self.lo, Ref) or isinstance(self.hi, Ref)
+            if lo is not None and hi is not None and words:
+                rng = (f"{'above' if self.lo_open else 'at least'} {lo} and "
+                       f"{'below' if self.hi_open else 'at most'} {hi}")
+            elif lo is not None and hi is not None and not (self.lo_open or self.hi_open):
+                rng = f"{lo}..{hi}"
+            elif lo is not None and hi is not None:
+                rng = f"{'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
+            elif lo is not None:
+                rng = f"{'above' if self.lo_open else 'at least'} {lo}"
+            else:
+                rng = f"{'below' if self.hi_open else 'at most'} {hi}"
+            if self.pow2:
+                rng = f"a power of two in {rng}"
+            if self.pair:
+                rng = f"a [low, high] pair with {lo or '-inf'} <= low < high <= {hi or 'inf'}"
+            parts.append(rng)
+        if self.min_len and not self.pair:
+            parts.append(f"at least {self.min_len} item{'s' if self.min_len > 1 else ''}")
+        if self.expect:
+            parts.append(self.expect)
+        text = "; ".join(parts)
+        if self.off is not None:
+            text += f", or {_num(self.off)}{f' ({self.means})' if self.means else ''}"
+        return text
+
+    def problem(self, value: Any, cfg: "Config", bad: frozenset = frozenset()) -> str | None:
+        """What is wrong with ``value`` (one phrase), None when it is valid. A bound that refers
+        to a setting in ``bad`` (itself invalid) is not checked."""
+        if self.off is not None and value == self.off and type(value) is type(self.off):
+            return None
+        items = value if isinstance(value, tuple) else (value,)
+        if isinstance(value, tuple):
+            if len(value) < self.min_len:
+                return "is empty" if not value else f"has {len(value)} items"
+            if self.pair and (len(value) != 2 or not value[0] < value[1]):
+                return "is not a [low, high] pair with low < high"
+        for v in items:
+            if isinstance(v, float) and not math.isfinite(v):
+                return "is not a finite number"
+            if self.choices and v not in self.choices:
+                return "is not a valid choice"
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                lo, hi = (None if isinstance(b, Ref) and b.key in bad else self.bound(w, cfg)
+                          for w, b in (("lo", self.lo), ("hi", self.hi)))
+                if lo is not None and (v < lo or (self.lo_open and v == lo)):
+                    return "is out of range"
+                if hi is not None and (v > hi or (self.hi_open and v == hi)):
+                    return "is out of range"
+                if self.pow2 and (int(v) != v or int(v) & (int(v) - 1)):
+                    return "is not a power of two"
+            if self.check is not None:
+                why = self.check(v)
+                if why:
+                    return why
+        return None
+
+
+def setting(default: Any, **spec: Any) -> Any:
+    """A dataclass field with its valid values next to it: ``port: int = setting(9000, lo=1, hi=65535)``."""
+    return field(default=default, metadata={"spec": Spec(**spec)})
+
+
+def spec_of(key: str) -> Spec:
+    """The :class:`Spec` of ``"section.name"`` (an empty Spec when the setting has none)."""
+    section, name = key.split(".")
+    for f in fields(_SECTIONS[section]):
+        if f.name == name:
+            return f.metadata.get("spec", Spec())
+    raise KeyError(key)
+
+
+def range_of(key: str) -> tuple[float, float]:
+    """``(lo, hi)`` of a numeric setting with fixed bounds (for tables that mirror a setting)."""
+    s = spec_of(key)
+    if not isinstance(s.lo, (int, float)) or not isinstance(s.hi, (int, float)):
+        raise KeyError(f"{key} has no fixed numeric range")
+    return s.lo, s.hi
+
+
+def default_of(key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(_SECTIONS[section](), name)
+
+
+def check_value(key: str, value: Any, what: str = "") -> Any:
+    """Check one value against the range of setting ``key`` (for command-line flags that stand
+    for a setting); :class:`ConfigError` naming ``what`` (default: the key) otherwise."""
+    spec = spec_of(key)
+    why = spec.problem(value, Config())
+    if why:
+        raise ConfigError(f"{what or key} {value!r} {why}; valid: {spec.describe()}")
+    return value
+
+
+def check_config(cfg: "Config") -> "Config":
+    """Check every setting against its range; :class:`ConfigError` names each bad key, its value
+    and the valid values. Returns ``cfg`` so it can wrap a constructor."""
+    problems: list[str] = []
+    bad: set[str] = set()
+    for refs_pass in (False, True):       # settings others refer to first, so one bad value is one error
+        for sf in fields(cfg):
+            if sf.name in _FREE_SECTIONS:
+                continue
+            section = getattr(cfg, sf.name)
+            for f in fields(section):
+                spec = f.metadata.get("spec")
+                key, value = f"{sf.name}.{f.name}", getattr(section, f.name)
+                has_ref = spec is not None and (isinstance(spec.lo, Ref) or isinstance(spec.hi, Ref))
+                if has_ref != refs_pass:
+                    continue
+                if spec is None:
+                    if isinstance(value, float) and not math.isfinite(value):
+                        problems.append(f"{key} = {value!r} is not a finite number")
+                        bad.add(key)
+                    continue
+                why = spec.problem(value, cfg, frozenset(bad))
+                if why:
+                    bad.add(key)
+                    shown = list(value) if isinstance(value, tuple) else value
+                    problems.append(f"{key} = {shown!r} {why}; valid: {spec.describe(cfg)}")
+    if problems:
+        raise ConfigError(problems[0] if len(problems) == 1 else
+                          f"{len(problems)} settings are invalid:\n  " + "\n  ".join(problems))
+    return cfg
+
+
+# --- checks for the settings that are not plain numbers or words ------------------------------
+
+ONSET_METHODS = ("default", "energy", "hfc", "complex", "phase", "wphase", "specdiff", "kl", "mkl", "specflux")
+"""aubio's onset detection functions."""
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+                "veryslow", "placebo")
+BACKENDS = ("embedded", "vae", "lcm")
+"""Generator backends by name (``live.gen.registry`` imports them; a test keeps both equal)."""
+RECORD_EXTENSIONS = (".mp4", ".mkv", ".mov")
+"""Containers the recorder writes (H.264 + AAC)."""
+
+
+def record_path_problem(path: str) -> str | None:
+    """What is wrong with an output video path (extension, folder), None when it can be written."""
+    if not path:
+        return None
+    p = Path(path).expanduser()
+    if p.suffix.lower() not in RECORD_EXTENSIONS:
+        return (f"has the extension {p.suffix or '(none)'!r}; the recorder writes "
+                f"{', '.join(RECORD_EXTENSIONS)}")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        return f"is in a folder that does not exist ({parent}); create it first"
+    if p.is_dir():
+        return "is a folder, not a file name"
+    return None
+
+
+def check_record_path(path: str, what: str = "--record") -> None:
+    """:class:`ConfigError` when ``path`` cannot be a recording (before the show starts)."""
+    why = record_path_problem(str(path))
+    if why:
+        raise ConfigError(f"{what} {path!r} {why}")
+
+
+def _latency_problem(v: str) -> str | None:
+    if v in ("low", "high"):
+        return None
+    try:
+        s = float(v)
+    except ValueError:
+        return "is not 'low', 'high' or a number of seconds"
+    return None if 0 < s <= 2 else "is out of range"
+
+
+def _device_problem(v: str) -> str | None:
+    if v in ("auto", "cpu", "cuda") or (v.startswith("cuda:") and v[5:].isdigit()):
+        return None
+    return "is not a known device"
+
+
+def _target_problem(v: str) -> str | None:
+    host, sep, port = str(v).rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "is not host:port with a port in 1..65535"
+    return None
+
+
+def _nonempty(v: Any) -> str | None:
+    return None if str(v).strip() else "has an empty item"
 
 
 @dataclass(frozen=True)
 class AudioConfig:
     device: str = ""                 # input device index or name substring; "" = system default
-    sample_rate_hz: int = 44100      # analysis rate; files are resampled to it
-    block_size: int = 512            # sound card block (frames)
-    channels: int = 0                # 0 = mono downmix of all input channels, else 1-based channel
-    ring_seconds: float = 4.0        # ring buffer capacity
+    sample_rate_hz: int = setting(44100, lo=8000, hi=192000)   # analysis rate; files are resampled to it
+    block_size: int = setting(512, lo=16, hi=16384)            # sound card block (frames)
+    channels: int = setting(0, lo=0, hi=64)  # 0 = mono downmix of all input channels, else 1-based channel
+    ring_seconds: float = setting(4.0, lo=0.5, hi=600.0)       # ring buffer capacity
     playback: bool = True            # file source: play through the default output if there is one
     loop: bool = False               # file source: loop at the end (rehearsal, soak)
-    reopen_interval_s: float = 3.0   # a lost device is reopened this often
-    latency: str = "low"             # PortAudio input latency: low | high | seconds
+    reopen_interval_s: float = setting(3.0, lo=0.1, hi=3600.0)  # a lost device is reopened this often
+    latency: str = setting("low", check=_latency_problem,      # PortAudio input latency: low | high | seconds
+                           expect="'low', 'high' or seconds in (0, 2]")
+
+
+_NYQUIST = Ref("audio.sample_rate_hz", 0.5)
 
 
 @dataclass(frozen=True)
 class FeaturesConfig:
-    hop_size: int = 512              # samples per analysis hop
-    win_size: int = 2048             # phase vocoder window (samples)
-    bass_hz: tuple = (20.0, 250.0)
-    mid_hz: tuple = (250.0, 4000.0)
-    treble_hz: tuple = (4000.0, 16000.0)
-    rise_s: float = 0.01             # smoothing time constant when a level rises
-    decay_s: float = 0.25            # ... and when it falls
-    norm_window_s: float = 8.0       # running average for the self-normalised (``_att``) levels
-    onset_method: str = "hfc"
-    onset_threshold: float = 0.3
-    onset_min_interval_s: float = 0.06
-    onset_silence_db: float = -60.0
-    onset_picker: str = "fast"       # fast: causal rising edge of aubio's detection function (~1 hop);
+    hop_size: int = setting(512, lo=32, hi=8192, pow2=True)    # samples per analysis hop (aubio: a power of two)
+    win_size: int = setting(2048, lo=64, hi=32768)  # phase vocoder window (samples; rounded up to a power of two >= hop)
+    bass_hz: tuple = setting((20.0, 250.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
+    mid_hz: tuple = setting((250.0, 4000.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
+    treble_hz: tuple = setting((4000.0, 16000.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
+    rise_s: float = setting(0.01, lo=0.0, hi=10.0)     # smoothing time constant when a level rises
+    decay_s: float = setting(0.25, lo=0.0, hi=10.0)    # ... and when it falls
+    norm_window_s: float = setting(8.0, lo=0.1, hi=600.0)  # running average for the self-normalised (``_att``) levels
+    onset_method: str = setting("hfc", choices=ONSET_METHODS)
+    onset_threshold: float = setting(0.3, lo=0.0, hi=10.0)
+    onset_min_interval_s: float = setting(0.06, lo=0.0, hi=10.0)
+    onset_silence_db: float = setting(-60.0, lo=-140.0, hi=0.0)
+    onset_picker: str = setting("fast", choices=("fast", "aubio"))
+                                     # fast: causal rising edge of aubio's detection function (~1 hop);
                                      # aubio: aubio's peak picker (peak-accurate, ~30 ms later)
-    bpm_min: float = 60.0            # tempo range the tracker considers (hard limits)
-    bpm_max: float = 200.0
-    tempo_prior_bpm: float = 120.0   # metrical level where the evidence is ambiguous: log-normal
-    tempo_prior_octaves: float = 1.4  # prior over tempo (centre, std in octaves; 0 = flat), Ellis 2007
-    beats_per_bar: int = 4
-    tap_timeout_s: float = 0.0       # 0 = a tap tempo holds until released
-    tempo_window_s: float = 6.0      # onset-envelope history the tempo tracker looks at
-    beat_min_confidence: float = 0.1  # below this tracker confidence no beats are emitted
+    bpm_min: float = setting(60.0, lo=30.0, hi=300.0)   # tempo range the tracker considers (hard limits)
+    bpm_max: float = setting(200.0, lo=Ref("features.bpm_min"), lo_open=True, hi=400.0)
+    tempo_prior_bpm: float = setting(120.0, lo=20.0, hi=400.0)  # metrical level where the evidence is ambiguous: log-normal
+    tempo_prior_octaves: float = setting(1.4, lo=0.0, hi=4.0)  # prior over tempo (centre, std in octaves; 0 = flat), Ellis 2007
+    beats_per_bar: int = setting(4, lo=1, hi=16)
+    tap_timeout_s: float = setting(0.0, lo=0.0, hi=3600.0)  # 0 = a tap tempo holds until released
+    tempo_window_s: float = setting(6.0, lo=2.0, hi=30.0)   # onset-envelope history the tempo tracker looks at
+    beat_min_confidence: float = setting(0.1, lo=0.0, hi=1.0)  # below this tracker confidence no beats are emitted
 
 
 @dataclass(frozen=True)
 class MotionConfig:
-    beats_per_change: int = 4        # reach the next bank entry every N beats
-    onset_accel: float = 0.15        # delta in alpha = ease(progress) + delta * onset
-    pulse_amount: float = 0.35       # onset push along a random latent direction
-    pulse_decay_s: float = 0.35
-    energy_speed: float = 0.5        # how much loudness speeds the walk up (0 = not at all)
-    drop_hold_beats: int = 8         # after a build-up and a drop, hold the entry this long
+    beats_per_change: int = setting(4, lo=1, hi=64)   # reach the next bank entry every N beats
+    onset_accel: float = setting(0.15, lo=0.0, hi=1.0)  # delta in alpha = ease(progress) + delta * onset
+    pulse_amount: float = setting(0.35, lo=0.0, hi=1.0)  # onset push along a random latent direction
+    pulse_decay_s: float = setting(0.35, lo=0.01, hi=10.0)
+    energy_speed: float = setting(0.5, lo=0.0, hi=4.0)  # how much loudness speeds the walk up (0 = not at all)
+    drop_hold_beats: int = setting(8, lo=0, hi=256)     # after a build-up and a drop, hold the entry this long
     chroma_select: bool = False      # dominant pitch class chooses among 12 entries
-    idle_bpm: float = 120.0          # tempo used for walking when no beat is known
-    energy_tau_s: float = 2.0        # smoothing of the energy that sets the walk speed
-    chroma_tau_s: float = 1.0        # smoothing of the chroma that picks entries (chroma_select)
-    buildup_bars: int = 3            # bars of rising level that arm a drop
-    buildup_rise: float = 1.3        # ... rising by at least this factor over those bars
-    drop_bass_att: float = 1.5       # a drop: an onset with bass_att at least this, while armed
+    idle_bpm: float = setting(120.0, lo=20.0, hi=400.0)  # tempo used for walking when no beat is known
+    energy_tau_s: float = setting(2.0, lo=0.01, hi=60.0)  # smoothing of the energy that sets the walk speed
+    chroma_tau_s: float = setting(1.0, lo=0.01, hi=60.0)  # smoothing of the chroma that picks entries (chroma_select)
+    buildup_bars: int = setting(3, lo=1, hi=64)          # bars of rising level that arm a drop
+    buildup_rise: float = setting(1.3, lo=1.0, hi=10.0)  # ... rising by at least this factor over those bars
+    drop_bass_att: float = setting(1.5, lo=0.0, hi=10.0)  # a drop: an onset with bass_att at least this, while armed
 
 
 @dataclass(frozen=True)
 class GenConfig:
-    backend: str = "embedded"        # embedded | vae | lcm
+    backend: str = setting("embedded", choices=BACKENDS)  # embedded | vae | lcm
     model: str = ""                  # local model folder or weight file (vae / lcm)
-    banks: tuple = ("latent_banks/default",)
-    size: int = 256                  # generator output (square), upscaled by the renderer
-    device: str = "auto"             # auto | cpu | cuda
-    dtype: str = "auto"              # auto | float32 | float16
-    steps: int = 2                   # lcm sampler steps (1-4)
-    feedback: float = 0.0            # lcm image feedback 0..1
-    timeout_s: float = 2.0           # a render slower than this counts as a stall -> fallback
-    seed: int = 0
-    runtime: str = "auto"            # vae: auto | onnx | torch
+    banks: tuple = setting(("latent_banks/default",), min_len=1, check=_nonempty, expect="bank folders")
+    size: int = setting(256, lo=16, hi=2048)  # generator output (square), upscaled by the renderer
+    device: str = setting("auto", check=_device_problem, expect="auto, cpu, cuda or cuda:N")
+    dtype: str = setting("auto", choices=("auto", "float32", "float16"))
+    steps: int = setting(2, lo=1, hi=8)  # lcm sampler steps
+    feedback: float = setting(0.0, lo=0.0, hi=1.0)  # lcm image feedback
+    timeout_s: float = setting(2.0, lo=0.0, lo_open=True, hi=600.0)  # a render slower than this counts as a stall -> fallback
+    seed: int = setting(0, lo=0, hi=2**63 - 1)
+    runtime: str = setting("auto", choices=("auto", "onnx", "torch"))  # vae runtime
     lora: str = ""                   # lcm: LCM-LoRA weight file for an SD1.5-family model
     vae: str = ""                    # lcm: decode with this VAE (e.g. a TAESD folder) instead of the model's
-    guidance_scale: float = 8.5      # lcm: guidance embedded in the distilled model
-    pulse_strength: float = 0.5      # onset push, as a fraction of the bank's mean latent norm
-    max_fps: float = 30.0            # generator frames per second at most (the renderer cross-fades)
+    guidance_scale: float = setting(8.5, lo=0.0, hi=50.0)  # lcm: guidance embedded in the distilled model
+    pulse_strength: float = setting(0.5, lo=0.0, hi=4.0)  # onset push, as a fraction of the bank's mean latent norm
+    max_fps: float = setting(30.0, lo=0.0, lo_open=True, hi=240.0)  # generator frames per second at most (the renderer cross-fades)
 
 
 @dataclass(frozen=True)
 class RenderConfig:
-    width: int = 1280
-    height: int = 720
+    width: int = setting(1280, lo=16, hi=8192)
+    height: int = setting(720, lo=16, hi=8192)
     fullscreen: bool = False
-    monitor: int = 0
+    monitor: int = setting(0, lo=0, hi=64)
     vsync: bool = True
-    headless: str = "auto"           # auto | yes | no
-    fps: float = 60.0                # headless / target rate
-    shader_dirs: tuple = ()          # extra folders searched before the bundled shaders/
-    chain: tuple = ("trails", "finish")  # the five effects fused; ("source", "feedback", "color", "flash", "output") = one pass each
+    headless: str = setting("auto", choices=("auto", "yes", "no"))
+    fps: float = setting(60.0, lo=1.0, hi=1000.0)   # headless / target rate
+    shader_dirs: tuple = setting((), check=_nonempty, expect="folder names")  # extra folders searched before the bundled shaders/
+    chain: tuple = setting(("trails", "finish"), min_len=1, check=_nonempty, expect="shader names")
+                                     # the five effects fused; ("source", "feedback", "color", "flash", "output") = one pass each
     hud: bool = True
-    record: str = ""                 # output .mp4, "" = none
-    record_fps: float = 30.0         # frame rate of the recording (the display may run faster)
-    record_preset: str = "ultrafast" # x264 preset while live: the cheapest, so the show keeps its CPU
-    internal_scale: float = 0.0      # effect passes at this fraction of the output size; 0 = auto (0.4 on llvmpipe)
+    record: str = setting("", check=record_path_problem,  # output video, "" = none
+                          expect=f"a file name ending in {', '.join(RECORD_EXTENSIONS)} in an existing folder")
+    record_fps: float = setting(30.0, lo=1.0, hi=240.0)  # frame rate of the recording (the display may run faster)
+    record_preset: str = setting("ultrafast", choices=X264_PRESETS)
+                                     # x264 preset while live: the cheapest, so the show keeps its CPU
+    internal_scale: float = setting(0.0, lo=0.0, lo_open=True, hi=1.0, off=0.0, means="auto")
+                                     # effect passes at this fraction of the output size; 0 = auto (0.4 on llvmpipe)
 
 
 @dataclass(frozen=True)
 class OscConfig:
-    host: str = "127.0.0.1"
-    port: int = 9000
-    allow: tuple = ()                # addresses allowed to send when listening on the network
-    targets: tuple = ()              # "host:port" for OSC out
+    host: str = setting("127.0.0.1", check=lambda v: None if v.strip() else "is empty", expect="an address")
+    port: int = setting(9000, lo=1, hi=65535, off=0, means="OSC in off")
+    allow: tuple = setting((), check=_nonempty, expect="sender addresses")  # addresses allowed to send when listening on the network
+    targets: tuple = setting((), check=_target_problem, expect="host:port items")  # OSC out
     enabled: bool = True
-    recv_buffer_bytes: int = 4194304 # socket receive buffer (the OS may cap it)
-    bands_hz: float = 30.0           # OSC out: /live/bands rate limit
+    recv_buffer_bytes: int = setting(4194304, lo=4096, hi=1 << 30)  # socket receive buffer (the OS may cap it)
+    bands_hz: float = setting(30.0, lo=0.0, lo_open=True, hi=1000.0)  # OSC out: /live/bands rate limit
 
 
 @dataclass(frozen=True)
@@ -149,6 +410,8 @@ class Config:
 
 
 _FREE_SECTIONS = ("controls", "presets")
+_SECTIONS = {"audio": AudioConfig, "features": FeaturesConfig, "motion": MotionConfig,
+             "gen": GenConfig, "render": RenderConfig, "osc": OscConfig}
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:
@@ -245,7 +508,7 @@ def build_config(data: Mapping[str, Any], overrides: Sequence[str] = ()) -> Conf
         if section not in sections or len(parts) != 2:
             raise ConfigError(f"--set {text!r}: unknown setting; sections: {', '.join(sorted(sections))}")
         cfg = dataclasses.replace(cfg, **{section: _apply_section(getattr(cfg, section), {parts[1]: raw}, section)})
-    return cfg
+    return check_config(cfg)
 
 
 def _toml_scalar(raw: str) -> Any:

@@ -42,7 +42,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from live.cli import UserError
     from live.commands.run import overrides_from_args
-    from live.config import ConfigError, load_config
+    from live.config import ConfigError, check_record_path, check_value, load_config
     from live.offline import RenderError, config_from_timeline, render_file
     from live.timeline import TimelineError, load_timeline
 
@@ -71,6 +71,9 @@ def run(args) -> int:
         else:
             cfg = load_config(args.config, [*sets, *args.set])
             fps = args.fps or 30.0
+        check_record_path(args.out, "-o")
+        if args.fps is not None:
+            check_value("render.fps", float(args.fps), "--fps")
     except (ConfigError, TimelineError) as exc:
         raise UserError(str(exc)) from None
     try:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 
@@ -79,7 +80,7 @@ def overrides_from_args(args) -> list[str]:
 
 def run(args) -> int:
     from live.cli import UserError
-    from live.config import ConfigError, load_config
+    from live.config import ConfigError, check_record_path, load_config
 
     if args.list_params:
         from live.control import listing
@@ -87,6 +88,10 @@ def run(args) -> int:
         return 0
     try:
         cfg = load_config(args.config, [*overrides_from_args(args), *args.set])
+        if args.record:
+            check_record_path(args.record, "--record")
+        if args.duration is not None and not (args.duration > 0 and math.isfinite(args.duration)):
+            raise ConfigError(f"--duration {args.duration!r} must be a positive number of seconds")
     except ConfigError as exc:
         raise UserError(str(exc)) from None
     from live.app import Show, ShowError

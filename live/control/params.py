@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from live import config as _config
+
 TYPES = ("float", "int", "bool", "str", "trigger")
 _OSC_TAGS = {"float": "f", "int": "i", "bool": "i", "str": "s", "trigger": ""}
 
@@ -36,7 +38,9 @@ class Param:
 
     ``lo``/``hi`` bound float and int values (None for bool, str, trigger). ``renderer``
     marks the values handed to the renderer as ``controls`` (uniform ``u_`` + name with
-    '.' -> '_'); ``preset`` marks values a preset may hold.
+    '.' -> '_'); ``preset`` marks values a preset may hold. ``config`` names the show-file
+    setting this control is the live twin of (it seeds the start value; its range and default
+    come from that setting, so the two never disagree).
     """
 
     name: str
@@ -48,6 +52,7 @@ class Param:
     hi: float | None = None
     renderer: bool = False
     preset: bool = True
+    config: str = ""
 
     @property
     def osc_tag(self) -> str:
@@ -112,6 +117,14 @@ class Param:
         return number, clamped
 
 
+def _twin(name: str, kind: str, address: str, doc: str, config_key: str) -> Param:
+    """A control that is the live twin of a show-file setting: default and range from the config."""
+    lo = hi = None
+    if kind in ("int", "float"):
+        lo, hi = _config.range_of(config_key)
+    return Param(name, kind, _config.default_of(config_key), address, doc, lo, hi, config=config_key)
+
+
 def _fx(name: str, default: float, doc: str) -> Param:
     return Param(f"fx.{name}", "float", default, f"/live/fx/{name}", doc, 0.0, 1.0, renderer=True)
 
@@ -128,17 +141,17 @@ PARAMS: tuple[Param, ...] = (
     Param("entry.prev", "trigger", None, "/live/entry/prev", "cut to the previous bank entry now",
           preset=False),
     # motion
-    Param("beats_per_change", "int", 4, "/live/beats_per_change",
-          "beats to walk from one bank entry to the next", 1, 64),
+    _twin("beats_per_change", "int", "/live/beats_per_change",
+          "beats to walk from one bank entry to the next", "motion.beats_per_change"),
     Param("speed", "float", 1.0, "/live/speed", "walk speed multiplier (0 stops the walk, pulses go on)",
           0.0, 4.0),
-    Param("pulse", "float", 0.35, "/live/pulse", "onset push along a random latent direction", 0.0, 1.0),
-    Param("chroma_select", "bool", False, "/live/chroma_select",
-          "the dominant pitch class picks the entry (12 entries = 12 keys)"),
+    _twin("pulse", "float", "/live/pulse", "onset push along a random latent direction", "motion.pulse_amount"),
+    _twin("chroma_select", "bool", "/live/chroma_select",
+          "the dominant pitch class picks the entry (12 entries = 12 keys)", "motion.chroma_select"),
     Param("freeze", "bool", False, "/live/freeze", "hold the picture (walk, pulses, bank changes wait)"),
     # generator
-    Param("gen.steps", "int", 2, "/live/gen/steps", "sampler steps (lcm backend)", 1, 8),
-    Param("gen.feedback", "float", 0.0, "/live/gen/feedback", "image feedback blend (lcm backend)", 0.0, 1.0),
+    _twin("gen.steps", "int", "/live/gen/steps", "sampler steps (lcm backend)", "gen.steps"),
+    _twin("gen.feedback", "float", "/live/gen/feedback", "image feedback blend (lcm backend)", "gen.feedback"),
     # renderer
     Param("intensity", "float", 1.0, "/live/intensity", "master amount of all audio effects", 0.0, 2.0,
           renderer=True),
@@ -154,7 +167,7 @@ PARAMS: tuple[Param, ...] = (
     _fx("kaleido", 0.0, "kaleidoscope mix"),
     Param("fade", "float", 1.0, "/live/fade", "master level (0 = black, smooth)", 0.0, 1.0, renderer=True),
     Param("blackout", "bool", False, "/live/blackout", "black screen at once (1) / back (0)", renderer=True),
-    Param("hud", "bool", True, "/live/hud", "show the on-screen telemetry"),
+    _twin("hud", "bool", "/live/hud", "show the on-screen telemetry", "render.hud"),
     # tempo
     Param("tap", "trigger", None, "/live/tap", "tap tempo: four taps set BPM and phase", preset=False),
     Param("bpm", "float", 0.0, "/live/bpm", "manual tempo; 0 = follow the beat tracker (releases tap)",

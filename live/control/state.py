@@ -118,10 +118,11 @@ def initial_values(config=None) -> dict[str, Any]:
     values = defaults()
     if config is None:
         return values
-    m, g, r = config.motion, config.gen, config.render
-    seeded = {"beats_per_change": m.beats_per_change, "pulse": m.pulse_amount,
-              "chroma_select": m.chroma_select, "gen.steps": g.steps, "gen.feedback": g.feedback,
-              "hud": r.hud}
+    seeded = {}
+    for p in PARAMS:
+        if p.config:
+            section, key = p.config.split(".")
+            seeded[p.name] = getattr(getattr(config, section), key)
     values.update(validate_values(seeded, where="config", strict_range=False))
     values.update(validate_values(dict(config.controls), where="[controls]"))
     return values
