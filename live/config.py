@@ -63,7 +63,8 @@ class Spec:
     ``lo..hi`` (a bound is excluded with ``lo_open``/``hi_open``; either may be a :class:`Ref`
     to another setting); ``off`` is one extra value with a special meaning ("0 = auto");
     ``choices`` lists the valid words; ``pow2`` asks for a power of two; ``pair`` for a
-    ``(low, high)`` list with low < high; ``min_len`` for a list's length; ``check`` is a
+    ``(low, high)`` list with low < high (``lo``/``hi`` bound the low edge; the consumer clips the
+    high edge at ``hi``); ``min_len`` for a list's length; ``check`` is a
     function returning what is wrong with a value (or None); ``means`` says what ``off`` means.
     Floats must be finite everywhere.
     """
@@ -108,8 +109,9 @@ class Spec:
                 rng = f"{'below' if self.hi_open else 'at most'} {hi}"
             if self.pow2:
                 rng = f"a power of two in {rng}"
-            if self.pair:
-                rng = f"a [low, high] pair with {lo or '-inf'} <= low < high <= {hi or 'inf'}"
+            if self.pair:   # the bounds hold for the low edge; the high edge is clipped to hi
+                rng = (f"a [low, high] pair with {lo or '-inf'} <= low {'<' if self.hi_open else '<='} "
+                       f"{hi or 'inf'} and low < high (high is clipped to {hi or 'inf'})")
             parts.append(rng)
         if self.min_len and not self.pair:
             parts.append(f"at least {self.min_len} item{'s' if self.min_len > 1 else ''}")
@@ -131,7 +133,11 @@ class Spec:
                 return "is empty" if not value else f"has {len(value)} items"
             if self.pair and (len(value) != 2 or not value[0] < value[1]):
                 return "is not a [low, high] pair with low < high"
-        for v in items:
+        for i, v in enumerate(items):
+            if self.pair and i == 1:
+                if isinstance(v, float) and not math.isfinite(v):
+                    return "is not a finite number"
+                continue
             if isinstance(v, float) and not math.isfinite(v):
                 return "is not a finite number"
             if self.choices and v not in self.choices:
@@ -304,9 +310,9 @@ _NYQUIST = Ref("audio.sample_rate_hz", 0.5)
 class FeaturesConfig:
     hop_size: int = setting(512, lo=32, hi=8192, pow2=True)    # samples per analysis hop (aubio: a power of two)
     win_size: int = setting(2048, lo=64, hi=32768)  # phase vocoder window (samples; rounded up to a power of two >= hop)
-    bass_hz: tuple = setting((20.0, 250.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
-    mid_hz: tuple = setting((250.0, 4000.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
-    treble_hz: tuple = setting((4000.0, 16000.0), lo=0.0, hi=_NYQUIST, pair=True, min_len=2)
+    bass_hz: tuple = setting((20.0, 250.0), lo=0.0, hi=_NYQUIST, hi_open=True, pair=True, min_len=2)
+    mid_hz: tuple = setting((250.0, 4000.0), lo=0.0, hi=_NYQUIST, hi_open=True, pair=True, min_len=2)
+    treble_hz: tuple = setting((4000.0, 16000.0), lo=0.0, hi=_NYQUIST, hi_open=True, pair=True, min_len=2)
     rise_s: float = setting(0.01, lo=0.0, hi=10.0)     # smoothing time constant when a level rises
     decay_s: float = setting(0.25, lo=0.0, hi=10.0)    # ... and when it falls
     norm_window_s: float = setting(8.0, lo=0.1, hi=600.0)  # running average for the self-normalised (``_att``) levels

@@ -42,7 +42,8 @@ def _refused(overrides, data=None):
     ("motion.beats_per_change=0", "motion.beats_per_change", "1..64"),
     ("features.beats_per_bar=0", "features.beats_per_bar", "1..16"),
     ("features.bass_hz=[250, 20]", "features.bass_hz", "low < high"),
-    ("features.treble_hz=[4000, 30000]", "features.treble_hz", "audio.sample_rate_hz/2 (22050)"),
+    ("features.treble_hz=[23000, 30000]", "features.treble_hz", "audio.sample_rate_hz/2 (22050)"),
+    ("features.treble_hz=[4000, inf]", "features.treble_hz", "finite"),
     ("render.internal_scale=1.5", "render.internal_scale", "(0, 1], or 0 (auto)"),
     ("render.internal_scale=-0.1", "render.internal_scale", "(0, 1]"),
     ("gen.timeout_s=0", "gen.timeout_s", "(0, 600]"),
@@ -76,7 +77,7 @@ def test_toml_values_are_checked_too(tmp_path):
 def test_boundaries_and_special_values_are_accepted():
     cfg = build_config({}, ["osc.port=0", "osc.port=65535", "render.internal_scale=0", "render.internal_scale=1",
                             "features.hop_size=32", "features.bpm_min=100", "features.bpm_max=101",
-                            "features.treble_hz=[4000, 22050]", "gen.device=cuda:1", "audio.latency=0.02"])
+                            "features.treble_hz=[22049, 30000]", "gen.device=cuda:1", "audio.latency=0.02"])
     assert cfg.osc.port == 65535 and cfg.render.internal_scale == 1.0
     assert cfg.features.bpm_max == 101.0
 
@@ -95,8 +96,10 @@ def test_a_bad_referenced_setting_is_one_error_not_a_cascade():
 
 
 def test_a_band_above_the_nyquist_of_a_lower_rate_is_refused():
-    text = _refused(["audio.sample_rate_hz=16000"])
-    assert "features.treble_hz" in text and "(8000)" in text
+    text = _refused(["audio.sample_rate_hz=8000"])       # treble starts at 4000 Hz = Nyquist: empty band
+    assert "features.treble_hz" in text and "(4000)" in text
+    # a band that only reaches past Nyquist is clipped there by the analyzer, not refused
+    assert build_config({}, ["audio.sample_rate_hz=22050"]).features.treble_hz == (4000.0, 16000.0)
 
 
 def test_every_setting_default_is_in_its_own_range():
