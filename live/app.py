@@ -399,7 +399,7 @@ class Show:
         except RenderError as exc:
             raise ShowError(str(exc)) from None
         if self.record_path:
-            from live.render.recorder import Recorder
+            from live.outputs.recorder import Recorder
             w, h = self.renderer.size
             audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
             self.recorder = Recorder(self.record_path, width=w, height=h, fps=min(r.fps, r.record_fps),

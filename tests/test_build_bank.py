@@ -11,7 +11,7 @@ import pytest
 
 from live.cli import main as cli_main
 from live.gen import load_bank
-from live.gen.build import (PARTIAL_NAME, BankEntry, BuildError, EntrySource, SkipEntry, build_bank,
+from live.banks.builder import (PARTIAL_NAME, BankEntry, BuildError, EntrySource, SkipEntry, build_bank,
                             colourfulness, parse_seeds, select_diverse)
 from live.gen.embedded import EmbeddedEntrySource, latent_from_seed
 

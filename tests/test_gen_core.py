@@ -270,7 +270,7 @@ def test_registry_embedded_by_name():
 
 
 def test_importing_live_gen_does_not_import_torch():
-    code = ("import sys, live.gen, live.gen.build, live.gen.bench; "
+    code = ("import sys, live.gen, live.banks.builder, live.bench.gen; "
             "g = live.gen.get_generator('embedded', size=32); g.load(); "
             "bad = [m for m in ('torch', 'diffusers', 'onnxruntime', 'transformers') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from live.gen import get_generator, load_bank, slerp
-from live.gen.build import colourfulness
+from live.banks.builder import colourfulness
 from live.gen.embedded import LATENT_DIM, MODEL_HASH, EmbeddedGenerator, latent_from_seed
 from live.types import GenControl
 

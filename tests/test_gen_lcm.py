@@ -29,8 +29,8 @@ def lcm_env(tmp_path_factory):
     model = save_tiny_lcm_folder(root / "model")
     prompts = root / "prompts.txt"
     prompts.write_text("# comment\na red cat\n\nblue sea waves\n")
-    from live.gen.build import build_bank
-    from live.gen.diffusion_build import make_entry_source
+    from live.banks.builder import build_bank
+    from live.banks.diffusion import make_entry_source
 
     args = argparse.Namespace(backend="lcm", model=str(model), prompts=str(prompts), per_prompt=2, seeds=None,
                               size=SIZE, device="cpu", dtype="auto", steps=2)
@@ -168,8 +168,8 @@ def test_lora_changes_frames_exactly_as_the_peft_reference(lora_env):
     root = lora_env["root"]
     prompts = root / "prompts.txt"
     prompts.write_text("neon tunnel\nslow smoke\n")
-    from live.gen.build import build_bank
-    from live.gen.diffusion_build import make_entry_source
+    from live.banks.builder import build_bank
+    from live.banks.diffusion import make_entry_source
 
     lora = str(lora_env["files"]["kohya"])
     args = argparse.Namespace(backend="lcm", model=str(lora_env["model"]), prompts=str(prompts), per_prompt=1,
@@ -198,8 +198,8 @@ def test_bad_lora_files_are_one_line_errors_naming_the_file(lora_env, tmp_path):
     from safetensors.torch import load_file, save_file
 
     from live.gen import GenError
-    from live.gen.build import BuildError
-    from live.gen.diffusion_build import make_entry_source
+    from live.banks.builder import BuildError
+    from live.banks.diffusion import make_entry_source
     from live.gen.lcm import load_lcm
 
     model = str(lora_env["model"])

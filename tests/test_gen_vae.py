@@ -160,8 +160,8 @@ def test_build_vae_bank_from_images_autoencoder_kl(tmp_path, cache):
     from PIL import Image
 
     from live.gen.bank import load_bank
-    from live.gen.build import build_bank
-    from live.gen.diffusion_build import make_entry_source
+    from live.banks.builder import build_bank
+    from live.banks.diffusion import make_entry_source
 
     folder = tmp_path / "kl"
     tiny_autoencoder_kl().save_pretrained(str(folder))
@@ -180,7 +180,7 @@ def test_build_vae_bank_from_images_autoencoder_kl(tmp_path, cache):
     assert bank.count == 2 and [d["source"] for d in bank.labels] == ["grad.png", "red.jpg"]
     assert (tmp_path / "bank" / "contact_sheet.png").is_file()
     # the stored latent is mean * scaling_factor
-    from live.gen.diffusion_build import load_square_image, to_tensor
+    from live.banks.diffusion import load_square_image, to_tensor
 
     with torch.no_grad():
         mean = src.vae.model.encode(to_tensor(load_square_image(imgs / "red.jpg", 16))).latent_dist.mean
@@ -193,7 +193,7 @@ def test_build_vae_bank_from_images_autoencoder_kl(tmp_path, cache):
 
 
 def bank_entry(bank, i):
-    from live.gen.build import BankEntry
+    from live.banks.builder import BankEntry
 
     return BankEntry(latent=bank.latents[i])
 
@@ -207,7 +207,7 @@ def test_real_taesd_photo_roundtrip_psnr(taesd_dir, cache, tmp_path):
     """Pretrained TAESD via the bare-weights mapper: encode a photo, decode in onnxruntime, PSNR > 25 dB."""
     if not PHOTO.is_file():
         pytest.skip(f"{PHOTO} not found (Debian package mate-backgrounds)")
-    from live.gen.diffusion_build import load_square_image, to_tensor
+    from live.banks.diffusion import load_square_image, to_tensor
     from live.gen.vae import load_vae
 
     rgb = load_square_image(PHOTO, 256)

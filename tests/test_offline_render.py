@@ -18,9 +18,9 @@ pytest.importorskip("moderngl")
 from gl_fixtures import egl_unavailable_reason  # noqa: E402
 from live.cli import main  # noqa: E402
 from live.config import load_config  # noqa: E402
-from live.offline import RenderError, render_file  # noqa: E402
-from live.score_synth import click_track, write_wav  # noqa: E402
-from live.timeline import load_timeline  # noqa: E402
+from live.offline.render import RenderError, render_file  # noqa: E402
+from live.testing.sync_videos import click_track, write_wav  # noqa: E402
+from live.offline.timeline import load_timeline  # noqa: E402
 
 if egl_unavailable_reason():
     pytest.skip(egl_unavailable_reason(), allow_module_level=True)
@@ -106,7 +106,7 @@ def test_timeline_has_the_beat_grid_and_cuts_every_four_beats(work):
     tmp, wav, report, _ = work
     doc = json.loads((tmp / "a.json").read_text())
     assert doc["format"] == 1 and doc["fps"] == FPS and doc["size"] == [96, 64]
-    from live.timeline import file_sha256
+    from live.offline.timeline import file_sha256
     assert doc["audio"]["sha256"] == file_sha256(wav)
     assert doc["tempo"]["bpm"] == pytest.approx(120.0, abs=1.0)
     bt = np.array([b["t"] for b in doc["beats"]])
@@ -131,7 +131,7 @@ def test_timeline_has_the_beat_grid_and_cuts_every_four_beats(work):
 
 
 def test_click_track_render_scores_bas_above_0_9(work):
-    from live.score import score_video
+    from live.sync_score import score_video
 
     _, _, report, _ = work
     r = score_video(report.out)
@@ -157,8 +157,8 @@ def test_unedited_timeline_rerenders_the_same_video(work):
 
 def test_edited_entry_changes_frames_from_that_cut_only(work):
     tmp, wav, report, frames = work
-    from live.offline import config_from_timeline
-    from live.timeline import parse_timeline
+    from live.offline.render import config_from_timeline
+    from live.offline.timeline import parse_timeline
 
     doc = json.loads((tmp / "a.json").read_text())
     j = 2

@@ -21,7 +21,7 @@ def _tone(path, seconds=2.0, sr=44100):
 def test_recording_from_the_renderer_with_audio(make_renderer, tmp_path):
     import av
 
-    from live.render.recorder import Recorder
+    from live.outputs.recorder import Recorder
 
     wav = tmp_path / "tone.wav"
     _tone(wav)
@@ -52,7 +52,7 @@ def test_recording_from_the_renderer_with_audio(make_renderer, tmp_path):
 
 
 def test_live_mode_drops_instead_of_blocking(tmp_path):
-    from live.render.recorder import Recorder
+    from live.outputs.recorder import Recorder
 
     rec = Recorder(tmp_path / "live.mp4", width=64, height=64, fps=30, queue_frames=1)
     pixels = np.zeros((64, 64, 3), np.uint8)
@@ -63,7 +63,7 @@ def test_live_mode_drops_instead_of_blocking(tmp_path):
 
 
 def test_recorder_rejects_bad_input(tmp_path):
-    from live.render.recorder import Recorder, RecorderError
+    from live.outputs.recorder import Recorder, RecorderError
 
     with pytest.raises(RecorderError, match="even"):
         Recorder(tmp_path / "x.mp4", width=161, height=90, fps=30)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from live.score import (
+from live.sync_score import (
     MotionTrack,
     ScoreError,
     beat_alignment_score,

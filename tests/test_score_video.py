@@ -14,8 +14,8 @@ import pytest
 pytest.importorskip("av")
 
 from live.cli import main  # noqa: E402
-from live.score import score_video  # noqa: E402
-from live.score_synth import click_track, write_sync_test_video, write_wav  # noqa: E402
+from live.sync_score import score_video  # noqa: E402
+from live.testing.sync_videos import click_track, write_sync_test_video, write_wav  # noqa: E402
 
 DURATION_S = 10.0
 FRAME_MS = 1000.0 / 30

@@ -9,7 +9,7 @@ import random
 import numpy as np
 import pytest
 
-from live.showbench import DEFAULT_TRACK, _first_flash_delays, osc_packets
+from live.bench.show import DEFAULT_TRACK, _first_flash_delays, osc_packets
 
 pytestmark = pytest.mark.skipif(not DEFAULT_TRACK.is_file(), reason=f"{DEFAULT_TRACK} missing (tools/make_demo_track.py)")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from live.motion import ease
-from live.timeline import (Keyframe, TimelineError, check_against, controls_from_keyframes, load_timeline,
+from live.offline.timeline import (Keyframe, TimelineError, check_against, controls_from_keyframes, load_timeline,
                            parse_timeline)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from live.gen.base import GenError  # noqa: E402
-from live.gen.build import add_build_arguments, run_build  # noqa: E402
+from live.banks.builder import add_build_arguments, run_build  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

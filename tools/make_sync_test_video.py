@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from live.score_synth import write_sync_test_video  # noqa: E402
+from live.testing.sync_videos import write_sync_test_video  # noqa: E402
 
 
 def main(argv=None) -> int:

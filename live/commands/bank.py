@@ -12,7 +12,7 @@ def register(sub) -> None:
     p = sub.add_parser("bank", help="build latent banks offline (bank build) and inspect them (bank info)",
                        description="Build banks of latents before the show, and inspect existing ones.")
     bsub = p.add_subparsers(dest="bank_command", metavar="ACTION")
-    from live.gen.build import add_build_arguments
+    from live.banks.builder import add_build_arguments
 
     b = bsub.add_parser("build", help="sample/encode entries and write a bank folder with a contact sheet",
                         description="Build a bank. Interrupted builds continue where they stopped when run again.")
@@ -27,7 +27,7 @@ def register(sub) -> None:
 def run_build(args) -> int:
     from live.cli import UserError
     from live.gen.base import GenError
-    from live.gen.build import run_build as _run
+    from live.banks.builder import run_build as _run
 
     try:
         return _run(args)

@@ -9,10 +9,10 @@ import importlib
 
 # (module, what it measures); a module registers one or more bench subcommands.
 BENCH_MODULES = (
-    "live.features.bench",   # analyze
-    "live.gen.bench",        # gen
-    "live.render.bench",     # render
-    "live.showbench",        # frame, latency, soak
+    "live.bench.analyze",   # analyze
+    "live.bench.gen",        # gen
+    "live.bench.render",     # render
+    "live.bench.show",        # frame, latency, soak
 )
 
 

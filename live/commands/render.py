@@ -43,8 +43,8 @@ def run(args) -> int:
     from live.cli import UserError
     from live.commands.run import overrides_from_args
     from live.config import ConfigError, check_record_path, check_value, load_config
-    from live.offline import RenderError, config_from_timeline, render_file
-    from live.timeline import TimelineError, load_timeline
+    from live.offline.render import RenderError, config_from_timeline, render_file
+    from live.offline.timeline import TimelineError, load_timeline
 
     sets = overrides_from_args(args)
     if args.seed is not None:

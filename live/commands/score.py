@@ -35,7 +35,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from live.cli import UserError
-    from live.score import ScoreError, score_video
+    from live.sync_score import ScoreError, score_video
 
     if not (args.tau_ms > 0):
         raise UserError(f"--tau-ms must be > 0, got {args.tau_ms:g}")

@@ -5,6 +5,6 @@
     frame = an.process(hop)          # (512,) float32 -> FeatureFrame
 """
 from live.features.analyzer import Analyzer
-from live.features.offline import AnalysisResult, analyze_array, analyze_file, analyze_source
+from live.features.file_analysis import AnalysisResult, analyze_array, analyze_file, analyze_source
 
 __all__ = ["Analyzer", "AnalysisResult", "analyze_array", "analyze_file", "analyze_source"]

@@ -35,7 +35,7 @@ import time
 import numpy as np
 
 from live.gen.base import BankSpec, GenError, Generator
-from live.gen.build import BankEntry
+from live.banks.builder import BankEntry
 from live.types import Frame, GenControl
 
 LATENT_DIM = 32
@@ -380,7 +380,7 @@ class EmbeddedGenerator(Generator):
 
 
 class EmbeddedEntrySource:
-    """:class:`~live.gen.build.EntrySource` for the embedded backend: one entry per seed."""
+    """:class:`~live.banks.builder.EntrySource` for the embedded backend: one entry per seed."""
 
     backend = "embedded"
     model_id = MODEL_ID

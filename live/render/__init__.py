@@ -15,8 +15,8 @@ def __getattr__(name):
     if name == "HudInfo":
         from live.render.hud import HudInfo
         return HudInfo
-    if name in ("Recorder", "RecorderError"):
-        from live.render import recorder
+    if name in ("Recorder", "RecorderError"):   # moved to live.outputs (a frame sink)
+        from live.outputs import recorder
         return getattr(recorder, name)
     if name == "ShaderError":
         from live.render.shaderlib import ShaderError

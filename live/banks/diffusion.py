@@ -1,4 +1,4 @@
-"""Bank-building entry sources for the ``vae`` and ``lcm`` backends (used by live.gen.build).
+"""Bank-building entry sources for the ``vae`` and ``lcm`` backends (used by live.banks.builder).
 
 * ``--backend vae --model DIR --images FOLDER``: every image in FOLDER (sorted) is
   centre-cropped to a square, resized to ``--size`` and encoded with the VAE's encoder
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from live.gen.base import GenError
-from live.gen.build import BankEntry, BuildError, SkipEntry
+from live.banks.builder import BankEntry, BuildError, SkipEntry
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def make_entry_source(args: Any):
         if backend == "lcm":
             seeds = None
             if getattr(args, "seeds", None):
-                from live.gen.build import parse_seeds
+                from live.banks.builder import parse_seeds
 
                 seeds = parse_seeds(args.seeds)
             return LcmPromptSource(model=args.model, prompts=_read_prompts(getattr(args, "prompts", None)),

@@ -1,6 +1,6 @@
 """A private PulseAudio server with a null sink: a real virtual sound device for tests.
 
-    from live.audio.virtual import virtual_sound_device
+    from live.testing.virtual_audio import virtual_sound_device
     with virtual_sound_device() as va:        # server + sink "latentlive_test"
         va.play("tone.wav")                    # paplay into the sink
         SoundDeviceSource("pulse")             # records the sink's monitor (the default source)

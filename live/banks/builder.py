@@ -2,7 +2,7 @@
 
 Backends plug in through an :class:`EntrySource` (the embedded one lives in
 ``live.gen.embedded``; ``vae`` and ``lcm`` sources come from
-``live.gen.diffusion_build.make_entry_source(args)``). :func:`build_bank` does the rest:
+``live.banks.diffusion.make_entry_source(args)``). :func:`build_bank` does the rest:
 
 - a progress bar with ETA (tqdm, on stderr);
 - resumable: finished entries are checkpointed every few entries, atomically, to
@@ -433,11 +433,11 @@ def make_source(args: argparse.Namespace) -> EntrySource:
         return EmbeddedEntrySource(seeds, size=args.size or 128)
     if backend in ("vae", "lcm"):
         try:
-            mod = importlib.import_module("live.gen.diffusion_build")
+            mod = importlib.import_module("live.banks.diffusion")
         except ModuleNotFoundError as exc:
-            if exc.name == "live.gen.diffusion_build":
+            if exc.name == "live.banks.diffusion":
                 raise BuildError(f"building {backend} banks is not available in this installation "
-                                 f"(live.gen.diffusion_build is missing)") from None
+                                 f"(live.banks.diffusion is missing)") from None
             raise BuildError(f"building {backend} banks needs the package '{exc.name}': "
                              f"pip install 'latent-live[diffusion]'") from None
         return mod.make_entry_source(args)

@@ -10,7 +10,7 @@ the causal :class:`~live.features.Analyzer`, :func:`live.motion.step`, a generat
    re-render lands on the same frames). Its features are the newest FeatureFrame with
    ``frame.t <= t_i + sync`` and motion steps at every frame of the *whole* file (cheap, pure),
    so a section starts from the same walk as the full render. The walk is written down as
-   keyframes (:mod:`live.timeline`); with ``--from-timeline`` the keyframes come from the file
+   keyframes (:mod:`live.offline.timeline`); with ``--from-timeline`` the keyframes come from the file
    instead and the motion pass only supplies the onset pulses of the audio;
 3. render: every frame's :class:`GenControl` is computed from the keyframes, the generator
    renders every frame (no cross-fade needed: ``u_gen_mix`` is 1), the renderer draws it at
@@ -44,7 +44,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from live.config import Config
-from live.timeline import (Keyframe, Timeline, TimelineError, check_against, controls_from_keyframes,
+from live.offline.timeline import (Keyframe, Timeline, TimelineError, check_against, controls_from_keyframes,
                            file_sha256, first_frame_at, frames_table)
 from live.types import SILENT_FRAME, FeatureFrame, Frame, GenControl
 
@@ -322,7 +322,7 @@ def _load_banks(cfg: Config, gen) -> tuple[dict, list[str]]:
         except BankMismatchError as exc:
             notes.append(str(exc))
     if not fitting and gen.name == "embedded":
-        default = Path(__file__).resolve().parent.parent / "latent_banks" / "default"
+        default = Path(__file__).resolve().parents[2] / "latent_banks" / "default"
         try:
             bank = load_bank(default)
             check_bank(bank, gen.bank_spec())
@@ -475,7 +475,8 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
             steps=plan.steps[sl], feedback=plan.feedback[sl], seed=0)
 
         # 4. render every frame on the audio clock
-        from live.render import Recorder, RecorderError, RenderError as GLError, Renderer
+        from live.outputs.recorder import Recorder, RecorderError
+        from live.render import RenderError as GLError, Renderer
 
         r = cfg.render
         try:

@@ -34,7 +34,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 BUDGET_MS = 40.0
-DEFAULT_TRACK = Path(__file__).resolve().parent.parent / "demo" / "demo_beat.wav"
+DEFAULT_TRACK = Path(__file__).resolve().parents[2] / "demo" / "demo_beat.wav"
 WARMUP_FRAMES = 30          # shader JIT, first uploads: not counted in frame figures
 
 
@@ -378,7 +378,7 @@ def bench_latency(*, clicks: int = 40, width: int = 640, height: int = 360, late
     """Audio-to-photon latency through the virtual sound device; see the module doc."""
     from live.app import Show
     from live.audio import AudioError, SoundDeviceSource
-    from live.audio.virtual import ALSA_DEVICE, VirtualAudioUnavailable, virtual_sound_device
+    from live.testing.virtual_audio import ALSA_DEVICE, VirtualAudioUnavailable, virtual_sound_device
 
     cfg = _config(width, height, sets)
     try:
