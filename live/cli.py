@@ -13,10 +13,7 @@ import sys
 
 from live import __version__
 from live.commands import COMMANDS
-
-
-class UserError(Exception):
-    """A problem the user can fix (bad file, missing device, wrong option): one line, exit 2."""
+from live.errors import UserError  # noqa: F401 - the commands' error, re-exported here
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ from live.cli import main as cli_main
 from live.gen import load_bank
 from live.banks.builder import (PARTIAL_NAME, BankEntry, BuildError, EntrySource, SkipEntry, build_bank,
                             colourfulness, parse_seeds, select_diverse)
-from live.gen.embedded import EmbeddedEntrySource, latent_from_seed
+from live.banks.embedded import EmbeddedEntrySource
+from live.gen.embedded import latent_from_seed
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -287,7 +287,7 @@ def dnb_break(bpm: float, seconds: float, *, sr: int = SR, seed: int = 0):
 
 def test_four_on_the_floor_128_reads_128_not_64():
     # the bench's house-like mix: kick on every beat, clap on 2 and 4, off-beat hats, bass, pad
-    from live.bench.analyze import synth_mix
+    from live.testing.signals import synth_mix
 
     x = synth_mix(seconds=20.0, sample_rate_hz=SR, bpm=128.0)
     res = analyze_array(x, sample_rate_hz=SR)

@@ -1,8 +1,8 @@
 """Offline bank building: sample entries from a backend, keep the best, write the bank.
 
-Backends plug in through an :class:`EntrySource` (the embedded one lives in
-``live.gen.embedded``; ``vae`` and ``lcm`` sources come from
-``live.banks.diffusion.make_entry_source(args)``). :func:`build_bank` does the rest:
+Backends plug in through an :class:`EntrySource`, registered by backend name in
+``ENTRY_SOURCES`` (the embedded one in :mod:`live.banks.embedded`; ``vae`` and ``lcm`` in
+:mod:`live.banks.diffusion`). :func:`build_bank` does the rest:
 
 - a progress bar with ETA (tqdm, on stderr);
 - resumable: finished entries are checkpointed every few entries, atomically, to
@@ -31,7 +31,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
-from live.gen.base import GenError
+from live.errors import GenError
 from live.gen.bank import (CONTACT_SHEET_NAME, LatentBank, atomic_write_bytes, save_bank)
 
 log = logging.getLogger(__name__)
@@ -423,25 +423,29 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def make_source(args: argparse.Namespace) -> EntrySource:
-    """The EntrySource for ``args.backend``; diffusion sources are imported lazily."""
-    backend = str(args.backend).strip().lower()
-    if backend == "embedded":
-        from live.gen.embedded import EmbeddedEntrySource
+ENTRY_SOURCES: dict[str, str] = {
+    "embedded": "live.banks.embedded:make_entry_source",
+    "vae": "live.banks.diffusion:make_entry_source",
+    "lcm": "live.banks.diffusion:make_entry_source",
+}
+"""backend name -> "module:function(args) -> EntrySource", imported lazily (like the generators)."""
 
-        seeds = parse_seeds(args.seeds or "0-511")
-        return EmbeddedEntrySource(seeds, size=args.size or 128)
-    if backend in ("vae", "lcm"):
-        try:
-            mod = importlib.import_module("live.banks.diffusion")
-        except ModuleNotFoundError as exc:
-            if exc.name == "live.banks.diffusion":
-                raise BuildError(f"building {backend} banks is not available in this installation "
-                                 f"(live.banks.diffusion is missing)") from None
-            raise BuildError(f"building {backend} banks needs the package '{exc.name}': "
-                             f"pip install 'latent-live[diffusion]'") from None
-        return mod.make_entry_source(args)
-    raise BuildError(f"unknown backend {args.backend!r}; choose embedded, vae or lcm")
+
+def make_source(args: argparse.Namespace) -> EntrySource:
+    """The EntrySource for ``args.backend``; each is imported only when asked for."""
+    backend = str(args.backend).strip().lower()
+    if backend not in ENTRY_SOURCES:
+        raise BuildError(f"unknown backend {args.backend!r}; choose {', '.join(ENTRY_SOURCES)}")
+    module_name, _, func = ENTRY_SOURCES[backend].partition(":")
+    try:
+        mod = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise BuildError(f"building {backend} banks is not available in this installation "
+                             f"({module_name} is missing)") from None
+        raise BuildError(f"building {backend} banks needs the package '{exc.name}': "
+                         f"pip install 'latent-live[diffusion]'") from None
+    return getattr(mod, func)(args)
 
 
 def run_build(args: argparse.Namespace) -> int:

@@ -216,4 +216,4 @@ def make_entry_source(args: Any):
         raise
     except GenError as exc:
         raise BuildError(str(exc)) from None
-    raise BuildError(f"diffusion_build handles vae and lcm, not {args.backend!r}")
+    raise BuildError(f"live.banks.diffusion handles vae and lcm, not {args.backend!r}")

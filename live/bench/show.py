@@ -33,8 +33,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from live.data import find_data
+
 BUDGET_MS = 40.0
-DEFAULT_TRACK = Path(__file__).resolve().parents[2] / "demo" / "demo_beat.wav"
+DEFAULT_TRACK = find_data("demo/demo_beat.wav")
 WARMUP_FRAMES = 30          # shader JIT, first uploads: not counted in frame figures
 
 
@@ -43,7 +45,7 @@ WARMUP_FRAMES = 30          # shader JIT, first uploads: not counted in frame fi
 
 
 def _user_error(msg: str):
-    from live.cli import UserError
+    from live.errors import UserError
 
     return UserError(msg)
 

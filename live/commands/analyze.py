@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.config import ConfigError, load_config
 
     try:

@@ -25,7 +25,7 @@ def register(sub) -> None:
 
 
 def run_build(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.gen.base import GenError
     from live.banks.builder import run_build as _run
 
@@ -36,7 +36,7 @@ def run_build(args) -> int:
 
 
 def run_info(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.gen.bank import BankError, load_bank
 
     try:

@@ -39,7 +39,7 @@ def _table(title: str, rows: list, *, kind: str) -> list[str]:
 def run(args) -> int:
     from live.audio.base import AudioDeviceError
     from live.audio.devices import list_devices
-    from live.cli import UserError
+    from live.errors import UserError
 
     try:
         devices = list_devices()

@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.commands.run import overrides_from_args
     from live.config import ConfigError, check_record_path, check_value, load_config
     from live.offline.render import RenderError, config_from_timeline, render_file

@@ -55,7 +55,7 @@ def overrides_from_args(args) -> list[str]:
     if getattr(args, "monitor", None) is not None:
         sets.append(f"render.monitor={args.monitor}")
     if getattr(args, "size", None):
-        from live.cli import UserError
+        from live.errors import UserError
         try:
             w, h = (int(x) for x in args.size.lower().split("x"))
         except ValueError:
@@ -79,8 +79,8 @@ def overrides_from_args(args) -> list[str]:
 
 
 def run(args) -> int:
-    from live.cli import UserError
     from live.config import ConfigError, check_record_path, load_config
+    from live.errors import UserError
 
     if args.list_params:
         from live.control import listing

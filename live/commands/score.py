@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.sync_score import ScoreError, score_video
 
     if not (args.tau_ms > 0):

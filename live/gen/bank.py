@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from live.gen.base import BankSpec, GenError
+from live.errors import GenError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -39,6 +39,25 @@ TENSORS_NAME = "bank.safetensors"
 CONTACT_SHEET_NAME = "contact_sheet.png"
 _STORAGE_DTYPES = ("float32", "float16")
 _REBUILD_HINT = "rebuild it with 'latent-live bank build' (see --help)"
+
+
+@dataclass(frozen=True)
+class BankSpec:
+    """What kind of bank a generator accepts.
+
+    ``model_hash`` None means "any model of this backend" (e.g. a generator not loaded yet).
+    ``latent_shape`` is the shape of ONE latent, e.g. ``(64,)`` or ``(4, 64, 64)``.
+    """
+
+    backend: str
+    model_hash: str | None
+    latent_shape: tuple[int, ...]
+    model_id: str = ""
+
+    def describe(self) -> str:
+        model = self.model_id or "?"
+        sha = (self.model_hash or "any")[:12]
+        return f"{self.backend} / model {model} sha {sha} / latents {tuple(self.latent_shape)}"
 
 
 class BankError(GenError):

@@ -21,45 +21,23 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
+from live.errors import GenError
+from live.gen.bank import BankSpec, LatentBank, check_bank
 from live.gen.slerp import _axpy, slerp
 from live.types import Frame, GenControl
 
-if TYPE_CHECKING:  # pragma: no cover
-    from live.gen.bank import LatentBank
+__all__ = ["ActiveBank", "BackendUnavailableError", "BankSpec", "GenError", "Generator", "pulse_directions"]
 
 PULSE_DIRECTIONS = 16
 """Number of seeded random unit directions an onset pulse may push the latent along."""
 
 
-class GenError(Exception):
-    """A generator problem a user can act on (bad model folder, missing weights...)."""
-
-
 class BackendUnavailableError(GenError):
     """A backend name is unknown, or its optional dependencies are not installed."""
-
-
-@dataclass(frozen=True)
-class BankSpec:
-    """What kind of bank a generator accepts.
-
-    ``model_hash`` None means "any model of this backend" (e.g. a generator not loaded yet).
-    ``latent_shape`` is the shape of ONE latent, e.g. ``(64,)`` or ``(4, 64, 64)``.
-    """
-
-    backend: str
-    model_hash: str | None
-    latent_shape: tuple[int, ...]
-    model_id: str = ""
-
-    def describe(self) -> str:
-        model = self.model_id or "?"
-        sha = (self.model_hash or "any")[:12]
-        return f"{self.backend} / model {model} sha {sha} / latents {tuple(self.latent_shape)}"
 
 
 @dataclass(frozen=True)
@@ -146,8 +124,6 @@ class Generator(ABC):
         built for another backend, model or latent shape. On any error the previously
         active bank stays active.
         """
-        from live.gen.bank import check_bank
-
         check_bank(bank, self.bank_spec())
         directions, scale = pulse_directions(bank, seed=self.seed)
         state = self.prepare_bank(bank)

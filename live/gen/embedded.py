@@ -35,7 +35,6 @@ import time
 import numpy as np
 
 from live.gen.base import BankSpec, GenError, Generator
-from live.banks.builder import BankEntry
 from live.types import Frame, GenControl
 
 LATENT_DIM = 32
@@ -377,33 +376,3 @@ class EmbeddedGenerator(Generator):
         super().close()
         for k in [k for k in self.__dict__ if k.startswith("_") and isinstance(self.__dict__[k], np.ndarray)]:
             self.__dict__[k] = None
-
-
-class EmbeddedEntrySource:
-    """:class:`~live.banks.builder.EntrySource` for the embedded backend: one entry per seed."""
-
-    backend = "embedded"
-    model_id = MODEL_ID
-    model_hash = MODEL_HASH
-    latent_shape = (LATENT_DIM,)
-    dtype = "float32"
-    scaling_factor = 1.0
-
-    def __init__(self, seeds: list[int], *, size: int = 128) -> None:
-        self.seeds = [int(s) for s in seeds]
-        self.gen = EmbeddedGenerator(size=size, internal=min(size, 128))
-        self.gen.load()
-        self._buf = np.empty((size, size, 3), np.uint8)
-
-    def keys(self) -> list[str]:
-        return [f"seed:{s}" for s in self.seeds]
-
-    def make(self, key: str) -> BankEntry:
-        seed = int(key.split(":", 1)[1])
-        return BankEntry(latent=latent_from_seed(seed), label={"seed": seed, "label": f"seed {seed}"})
-
-    def preview(self, entry: BankEntry) -> np.ndarray:
-        return self.gen.render_latent(entry.latent, out=self._buf).copy()
-
-    def close(self) -> None:
-        self.gen.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -34,12 +33,9 @@ def bundled_dir() -> Path:
     env = os.environ.get(SHADERS_ENV, "").strip()
     if env:
         return Path(env).expanduser()
-    candidates = [Path(__file__).resolve().parents[2] / "shaders",
-                  Path(sys.prefix) / "share" / "latent-live" / "shaders"]
-    for c in candidates:
-        if (c / "trails.glsl").is_file():
-            return c
-    return candidates[0]
+    from live.data import find_data
+
+    return find_data("shaders", marker="trails.glsl")
 
 
 BUNDLED_DIR = bundled_dir()
