@@ -16,6 +16,7 @@ current one playing, and a lost sound device is the source's job (silence, then 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -26,69 +27,14 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from live.assemble import bank_fits, fit_banks, load_banks, make_generator, make_renderer, make_sinks
+from live.assemble import resolve_bank_path  # noqa: F401 - re-exported (older imports)
 from live.config import Config
+from live.errors import RenderError, ShowError
+from live.telemetry import RollingTimes, Telemetry  # noqa: F401 - RollingTimes re-exported
 from live.types import SILENT_FRAME, FeatureFrame, Frame, GenControl, Latest
 
 log = logging.getLogger("live.app")
-
-
-class ShowError(Exception):
-    """The show cannot start (no sound source, no usable bank, no GL): a one-line reason."""
-
-
-# ----------------------------------------------------------------------------------------------
-# telemetry
-
-
-class RollingTimes:
-    """Fixed-size ring of durations (ms) with percentiles; no allocation per ``add``."""
-
-    def __init__(self, size: int = 600):
-        self._buf = np.zeros(size, dtype=np.float64)
-        self._n = 0
-
-    def add(self, ms: float) -> None:
-        self._buf[self._n % self._buf.size] = ms
-        self._n += 1
-
-    @property
-    def count(self) -> int:
-        return self._n
-
-    def values(self) -> np.ndarray:
-        return self._buf[: min(self._n, self._buf.size)]
-
-    def percentile(self, q: float) -> float:
-        v = self.values()
-        return float(np.percentile(v, q)) if v.size else 0.0
-
-
-@dataclass
-class Telemetry:
-    """Per-stage timings and counters of a running show (written by their own thread only)."""
-
-    frame_ms: RollingTimes = field(default_factory=RollingTimes)
-    analysis_ms: RollingTimes = field(default_factory=lambda: RollingTimes(2000))
-    gen_ms: RollingTimes = field(default_factory=lambda: RollingTimes(200))
-    gen_frame_times: deque = field(default_factory=lambda: deque(maxlen=60))
-    frames_drawn: int = 0
-    late_frames: int = 0          # display frames over the 40 ms budget
-    gen_frames: int = 0
-    gen_errors: int = 0
-    fallbacks: int = 0
-    bank_errors: int = 0
-    messages: deque = field(default_factory=lambda: deque(maxlen=8))
-
-    def gen_fps(self) -> float:
-        ts = self.gen_frame_times
-        if len(ts) < 2 or ts[-1] <= ts[0]:
-            return 0.0
-        return (len(ts) - 1) / (ts[-1] - ts[0])
-
-    def note(self, text: str) -> None:
-        """A message for the HUD and the log."""
-        self.messages.append((time.monotonic(), text))
-        log.warning(text)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -257,44 +203,6 @@ class GeneratorWorker(threading.Thread):
 # the show
 
 
-def _data_roots() -> list[Path]:
-    """Where bundled data lives: the checkout (editable install), then <prefix>/share/latent-live."""
-    import sys
-
-    return [Path(__file__).resolve().parent.parent, Path(sys.prefix) / "share" / "latent-live"]
-
-
-def resolve_bank_path(path: str | Path) -> Path:
-    """A bank path as given; a relative one that is not under the working directory is also
-    looked up beside the bundled data, so ``latent_banks/default`` works from any folder."""
-    p = Path(path).expanduser()
-    if p.is_absolute() or p.exists():
-        return p
-    for root in _data_roots():
-        if (root / p).exists():
-            return root / p
-    return p
-
-
-def load_banks(paths: Sequence[str], telemetry: Telemetry) -> dict:
-    """Load every bank that loads; report the others. Returns name -> LatentBank (ordered)."""
-    from live.gen import BankError, load_bank
-
-    banks: dict = {}
-    for p in paths:
-        try:
-            bank = load_bank(resolve_bank_path(p))
-        except (BankError, OSError) as exc:
-            telemetry.bank_errors += 1
-            telemetry.note(f"bank {p} not loaded: {exc}")
-            continue
-        name = bank.name
-        if name in banks:
-            name = f"{name}:{len(banks)}"
-        banks[name] = bank
-    return banks
-
-
 @dataclass
 class ShowResult:
     """What a finished show reports (also the figures of ``bench frame``)."""
@@ -315,6 +223,7 @@ class ShowResult:
     fallbacks: int
     bank_errors: int
     recording_dropped: int
+    outputs: list                 # each frame sink's stats: name, offered, sent, dropped, last_error
     osc: dict
     messages: list
 
@@ -331,10 +240,12 @@ class Show:
 
     def __init__(self, cfg: Config, *, audio: str = "", duration_s: Optional[float] = None,
                  record: str = "", source=None, fps_cap: Optional[float] = None,
-                 on_frame: Optional[Callable] = None, generator_factory: Optional[Callable] = None):
+                 on_frame: Optional[Callable] = None, generator_factory: Optional[Callable] = None,
+                 renderer_factory: Optional[Callable] = None):
         self.cfg = cfg
         # name, **options -> Generator; tests inject failing backends here
         self.generator_factory = generator_factory
+        self.renderer_factory = renderer_factory      # **options -> Renderer (tests)
         self.audio_spec = audio
         self.duration_s = duration_s
         self.record_path = record or cfg.render.record
@@ -346,6 +257,7 @@ class Show:
         self.fps_cap = fps_cap
         self.on_frame = on_frame          # called after each drawn frame (benches): (show, wall_s)
         self.renderer = None
+        self.sinks: list = []
         self.recorder = None
         self.osc_server = None
         self.osc_out = None
@@ -389,22 +301,21 @@ class Show:
         self.generator = self._make_generator(cfg.gen.backend)
         self.motion_state0 = MotionState()
 
-        # picture out
-        from live.render import RenderError, Renderer
-        r = cfg.render
+        # picture out: the renderer and the frame sinks its capture feeds
+        from live.outputs.recorder import RecorderError
         try:
-            self.renderer = Renderer(width=r.width, height=r.height, headless=r.headless,
-                                     fullscreen=r.fullscreen, monitor=r.monitor, vsync=r.vsync,
-                                     shader_dirs=r.shader_dirs, chain=r.chain, hud=r.hud)
+            self.renderer = make_renderer(cfg.render, factory=self.renderer_factory)
         except RenderError as exc:
             raise ShowError(str(exc)) from None
-        if self.record_path:
-            from live.outputs.recorder import Recorder
-            w, h = self.renderer.size
-            audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
-            self.recorder = Recorder(self.record_path, width=w, height=h, fps=min(r.fps, r.record_fps),
-                                     audio_path=audio_path, preset=r.record_preset)
-            self.renderer.start_recording(self.recorder)
+        audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
+        try:
+            self.sinks = make_sinks(cfg.render, size=self.renderer.size, record=self.record_path,
+                                    audio_path=audio_path)
+        except RecorderError as exc:
+            raise ShowError(str(exc)) from None
+        for sink in self.sinks:
+            self.renderer.add_sink(sink)
+        self.recorder = next((s for s in self.sinks if s.name == "recorder"), None)
 
         # OSC
         o = cfg.osc
@@ -433,55 +344,29 @@ class Show:
         self._started = True
 
     def _make_generator(self, backend: str):
-        """Build and load a generator and give it the first compatible bank."""
-        from live.gen import get_generator
-
-        g = self.cfg.gen
-        opts = dict(size=g.size, seed=g.seed, pulse_strength=g.pulse_strength)
-        if backend == "vae":
-            opts.update(model=g.model, device=g.device, dtype=g.dtype, runtime=g.runtime)
-        elif backend == "lcm":
-            opts.update(model=g.model, device=g.device, dtype=g.dtype, guidance_scale=g.guidance_scale)
-            opts.update({k: v for k, v in (("lora", g.lora), ("vae", g.vae)) if v})
+        """Build and load a generator (:mod:`live.assemble`) and give it the first bank that
+        fits; a backend that fails, or that no bank fits, falls back to the embedded one."""
         try:
-            gen = (self.generator_factory or get_generator)(backend, **opts)
-            gen.load()
+            gen = make_generator(self.cfg.gen, backend=backend, factory=self.generator_factory)
         except Exception as exc:
             if backend == "embedded":
                 raise ShowError(f"the embedded generator failed to start: {exc}") from None
             self.telemetry.note(f"backend '{backend}' failed to start ({exc}); using the embedded generator")
             self.telemetry.fallbacks += 1
             return self._make_generator("embedded")
-        usable = [n for n, b in self.banks.items() if _bank_fits(gen, b)]
-        if not usable:
-            if backend != "embedded":
-                self.telemetry.note(f"no bank fits backend '{backend}' ({gen.bank_spec().describe()}); "
-                                    "using the embedded generator")
-                self.telemetry.fallbacks += 1
-                gen.close()
-                return self._make_generator("embedded")
-            self._add_default_bank()
-            usable = [n for n, b in self.banks.items() if _bank_fits(gen, b)]
-            if not usable:
-                raise ShowError("no latent bank could be loaded for the embedded generator; "
-                                "rebuild one with: latent-live bank build --backend embedded --out latent_banks/default")
-        for name in list(self.banks):
-            if name not in usable:
-                self.telemetry.note(f"bank '{name}' does not fit backend '{backend}'; skipped")
-                self.banks.pop(name)
-        gen.set_bank(self.banks[usable[0]])
+        if backend != "embedded" and not any(bank_fits(gen, b) for b in self.banks.values()):
+            self.telemetry.note(f"no bank fits backend '{backend}' ({gen.bank_spec().describe()}); "
+                                "using the embedded generator")
+            self.telemetry.fallbacks += 1
+            gen.close()
+            return self._make_generator("embedded")
+        self.banks = fit_banks(gen, self.banks, self.telemetry)
+        if not self.banks:
+            gen.close()
+            raise ShowError("no latent bank could be loaded for the embedded generator; "
+                            "rebuild one with: latent-live bank build --backend embedded --out latent_banks/default")
+        gen.set_bank(next(iter(self.banks.values())))
         return gen
-
-    def _add_default_bank(self) -> None:
-        from live.gen import BankError, load_bank
-
-        default = resolve_bank_path("latent_banks/default")
-        try:
-            bank = load_bank(default)
-        except (BankError, OSError) as exc:
-            self.telemetry.note(f"default bank {default} not loaded: {exc}")
-            return
-        self.banks.setdefault(bank.name, bank)
 
     def _start_generator_worker(self, generator) -> None:
         from live.motion import step
@@ -665,6 +550,7 @@ class Show:
             audio_overflows=int(getattr(self._source, "overflows", 0) or 0),
             gen_errors=t.gen_errors, fallbacks=t.fallbacks, bank_errors=t.bank_errors,
             recording_dropped=int(getattr(self.recorder, "dropped", 0) or 0),
+            outputs=[dataclasses.asdict(s.stats()) for s in self.sinks],
             osc=self.osc_server.stats.as_dict() if self.osc_server is not None else {},
             messages=[m for _, m in t.messages])
 
@@ -676,8 +562,8 @@ class Show:
             lambda: self.analysis and self.analysis.is_alive() and self.analysis.join(timeout=2.0),
             lambda: self.gen_worker and self.gen_worker.is_alive()
             and self.gen_worker.join(timeout=self.cfg.gen.timeout_s + 1.0),
-            lambda: self.renderer and self.renderer.stop_recording(),
-            lambda: self.recorder and self.recorder.close(),
+            lambda: self.renderer and self.renderer.flush_capture(),
+            *[(lambda s=s: s.close()) for s in self.sinks],
             lambda: self.osc_server and self.osc_server.close(),
             lambda: self.generator and self.generator.close(),
             lambda: self.renderer and self.renderer.close(),
@@ -688,12 +574,3 @@ class Show:
             except Exception as exc:  # noqa: BLE001 - shutting down: report, go on
                 log.warning("while stopping: %s", exc)
 
-
-def _bank_fits(gen, bank) -> bool:
-    from live.gen.bank import BankMismatchError, check_bank
-
-    try:
-        check_bank(bank, gen.bank_spec())
-        return True
-    except BankMismatchError:
-        return False

@@ -21,8 +21,9 @@ r.set_frame(Frame(pixels=pic, control=GenControl(), index=1), now_s=0.0)
 for i in range(3):
     r.draw(FeatureFrame(bass=0.5), {}, time_s=i / 60)
 img = r.read_pixels()
-r._on_key(r.window, r._glfw.KEY_2, 0, r._glfw.PRESS, 0)
-r._on_key(r.window, r._glfw.KEY_F, 0, r._glfw.PRESS, 0)
+w = r.context
+w._on_key(r.window, w._glfw.KEY_2, 0, w._glfw.PRESS, 0)
+w._on_key(r.window, w._glfw.KEY_F, 0, w._glfw.PRESS, 0)
 events = r.poll_events()
 print("MEAN", float(img.mean()), "SIZE", img.shape, "EVENTS", ",".join(events), "ERR", r.ctx.error)
 r.close()

@@ -49,12 +49,15 @@ def _bank_for(gen, path: str | None):
 def bench_generator(backend: str, *, size: int, frames: int = 100, warmup: int = 5, model: str = "",
                     bank: str | None = None, device: str = "auto", dtype: str = "auto", steps: int = 2) -> dict:
     """Load ``backend`` at ``size``, render ``frames`` frames of a walk; return figures (ms)."""
-    from live.gen.registry import get_generator
+    import dataclasses
+
+    from live.assemble import make_generator
+    from live.config import GenConfig
     from live.types import GenControl
 
     t0 = time.perf_counter()
-    gen = get_generator(backend, size=size, model=model, device=device, dtype=dtype)
-    gen.load()
+    gen = make_generator(dataclasses.replace(GenConfig(), backend=backend, size=size, model=model, device=device,
+                                             dtype=dtype))
     gen.set_bank(_bank_for(gen, bank))
     load_ms = (time.perf_counter() - t0) * 1e3
     n = gen.bank.count
@@ -89,7 +92,7 @@ def bench_generator(backend: str, *, size: int, frames: int = 100, warmup: int =
 
 
 def run_bench(args) -> int:
-    from live.cli import UserError
+    from live.errors import UserError
     from live.gen.base import GenError
 
     sizes = args.size or [256]

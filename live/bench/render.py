@@ -15,7 +15,7 @@ import time
 
 
 def _parse_size(text: str) -> tuple[int, int]:
-    from live.cli import UserError
+    from live.errors import UserError
 
     try:
         w, h = text.lower().split("x")
@@ -32,7 +32,7 @@ def bench_render(*, width: int, height: int, frames: int = 120, warmup: int = 10
     """Draw ``frames`` frames of the default chain with moving audio features; return figures."""
     import numpy as np
 
-    from live.render.renderer import DEFAULT_CHAIN, Renderer
+    from live.render.renderer import DEFAULT_CHAIN
     from live.types import FeatureFrame, Frame, GenControl
 
     rng = np.random.default_rng(0)
@@ -45,7 +45,13 @@ def bench_render(*, width: int, height: int, frames: int = 120, warmup: int = 10
     chroma = np.zeros(12, np.float32)
     chroma[9] = 1.0
     chain = tuple(chain or DEFAULT_CHAIN)
-    r = Renderer(width=width, height=height, headless=True, hud=hud, internal_scale=internal_scale, chain=chain)
+    import dataclasses
+
+    from live.assemble import make_renderer
+    from live.config import RenderConfig
+
+    r = make_renderer(dataclasses.replace(RenderConfig(), width=width, height=height, headless="yes", hud=hud,
+                                          internal_scale=internal_scale or 0.0, chain=chain))
     try:
         walls, cpus = [], []
         ncpu = os.cpu_count() or 1
@@ -85,7 +91,7 @@ def bench_render(*, width: int, height: int, frames: int = 120, warmup: int = 10
 
 
 def run(args) -> int:
-    from live.render.renderer import RenderError
+    from live.errors import RenderError
 
     sizes = [_parse_size(args.size)] if args.size else [(1280, 720), (1920, 1080)]
     results = []
@@ -95,7 +101,7 @@ def run(args) -> int:
                                         internal_scale=args.internal_scale or None, hud=args.hud,
                                         chain=[c.strip() for c in args.chain.split(",") if c.strip()] or None))
         except RenderError as exc:
-            from live.cli import UserError
+            from live.errors import UserError
 
             raise UserError(str(exc)) from None
     if args.json:

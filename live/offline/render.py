@@ -43,7 +43,9 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from live.assemble import fit_banks, load_banks, make_generator, make_renderer, make_sinks
 from live.config import Config
+from live.errors import RenderError
 from live.offline.timeline import (Keyframe, Timeline, TimelineError, check_against, controls_from_keyframes,
                            file_sha256, first_frame_at, frames_table)
 from live.types import SILENT_FRAME, FeatureFrame, Frame, GenControl
@@ -52,10 +54,6 @@ log = logging.getLogger("live.offline")
 
 MAX_AUTO_SYNC_S = 0.2
 DEFAULT_PREROLL_S = 2.0
-
-
-class RenderError(Exception):
-    """The render cannot be done (bad file, range, bank, backend, timeline): one line for the user."""
 
 
 @dataclass
@@ -306,46 +304,18 @@ def _bar(total: int, desc: str, enabled: bool):
 
 def _load_banks(cfg: Config, gen) -> tuple[dict, list[str]]:
     """Banks that load and fit the generator, in order; (name -> LatentBank, notes)."""
-    from live.app import Telemetry, load_banks
-    from live.gen import BankError, load_bank
-    from live.gen.bank import BankMismatchError, check_bank
+    from live.telemetry import Telemetry
 
     tel = Telemetry()
-    notes: list[str] = []
-    banks = load_banks(cfg.gen.banks, tel)
-    notes += [m for _, m in tel.messages]
-    fitting = {}
-    for name, bank in banks.items():
-        try:
-            check_bank(bank, gen.bank_spec())
-            fitting[name] = bank
-        except BankMismatchError as exc:
-            notes.append(str(exc))
-    if not fitting and gen.name == "embedded":
-        default = Path(__file__).resolve().parents[2] / "latent_banks" / "default"
-        try:
-            bank = load_bank(default)
-            check_bank(bank, gen.bank_spec())
-            fitting[bank.name] = bank
-            notes.append(f"using the bundled bank {default}")
-        except (BankError, OSError) as exc:
-            notes.append(f"bundled bank {default} not usable: {exc}")
-    return fitting, notes
+    banks = fit_banks(gen, load_banks(cfg.gen.banks, tel), tel)
+    return banks, [m for _, m in tel.messages]
 
 
-def _make_generator(cfg: Config, seed: int):
-    from live.gen import get_generator
-
-    g = cfg.gen
-    opts = dict(size=g.size, seed=seed)
-    if g.backend != "embedded":
-        opts.update(model=g.model, device=g.device, dtype=g.dtype)
+def _make_generator(cfg: Config, factory: Optional[Callable] = None):
     try:
-        gen = get_generator(g.backend, **opts)
-        gen.load()
+        return make_generator(cfg.gen, factory=factory)
     except Exception as exc:  # noqa: BLE001 - any start-up failure is reported in one line
-        raise RenderError(f"generator backend '{g.backend}' cannot start: {type(exc).__name__}: {exc}") from None
-    return gen
+        raise RenderError(f"generator backend '{cfg.gen.backend}' cannot start: {type(exc).__name__}: {exc}") from None
 
 
 def _settings(cfg: Config, control_values) -> dict:
@@ -381,7 +351,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
                 start_s: float = 0.0, end_s: Optional[float] = None, sync_ms: Optional[float] = None,
                 timeline_out: str | os.PathLike | None = None, timeline: Optional[Timeline] = None,
                 progress: bool = True, preroll_s: float = DEFAULT_PREROLL_S,
-                on_frame: Optional[Callable[[int, np.ndarray], None]] = None) -> RenderReport:
+                on_frame: Optional[Callable[[int, np.ndarray], None]] = None,
+                generator_factory: Optional[Callable] = None, renderer_factory: Optional[Callable] = None,
+                ) -> RenderReport:
     """Render ``audio_path`` to ``out_path`` (MP4, H.264 + AAC) on the audio clock.
 
     cfg: the show settings (size = ``render.width/height``, generator = ``gen.*``, seed = ``gen.seed``).
@@ -389,7 +361,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
     to frames; end None = the end of the file. sync_ms: analysis look-ahead (None = auto).
     timeline_out: write the locked edit there. timeline: render from these keyframes instead of
     the motion walk (``--from-timeline``). on_frame(i, pixels): called with every recorded
-    frame's global index and its (H, W, 3) uint8 picture (tests). Raises :class:`RenderError`.
+    frame's global index and its (H, W, 3) uint8 picture (tests). generator_factory /
+    renderer_factory replace the real ones (tests; see :mod:`live.assemble`). Raises
+    :class:`RenderError`.
     """
     from live.audio import AudioError, decode_audio
     from live.control import ControlError, ControlStore, renderer_controls
@@ -444,8 +418,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
         raise RenderError(f"--sync-ms must be 0..500 or auto, got {sync_s * 1000:g}")
 
     # 2. generator and banks
-    gen = _make_generator(cfg, int(cfg.gen.seed))
-    renderer = recorder = None
+    gen = _make_generator(cfg, generator_factory)
+    renderer = None
+    sinks: list = []
     try:
         banks, notes = _load_banks(cfg, gen)
         if not banks:
@@ -475,17 +450,15 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
             steps=plan.steps[sl], feedback=plan.feedback[sl], seed=0)
 
         # 4. render every frame on the audio clock
-        from live.outputs.recorder import Recorder, RecorderError
-        from live.render import RenderError as GLError, Renderer
+        from live.outputs.recorder import RecorderError
 
-        r = cfg.render
         try:
-            renderer = Renderer(width=w, height=h, headless=True, shader_dirs=r.shader_dirs, chain=r.chain,
-                                hud=False, internal_scale=r.internal_scale or None)
-            recorder = Recorder(out_path, width=w, height=h, fps=fps, audio_path=audio_path,
-                                audio_start_s=i0 / fps, block=True)
-        except (GLError, RecorderError) as exc:
+            renderer = make_renderer(cfg.render, offline=True, factory=renderer_factory)
+            sinks = make_sinks(cfg.render, size=(w, h), record=str(out_path), audio_path=audio_path,
+                               fps=fps, offline=True, audio_start_s=i0 / fps)
+        except RecorderError as exc:
             raise RenderError(str(exc)) from None
+        recorder = sinks[0]
         rcontrols = renderer_controls(control)
         active = gen.bank.name if getattr(gen, "bank", None) is not None else None
         bar = _bar(i1 - p0, "render", progress)
@@ -504,7 +477,8 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
             # placing its arrival a second back
             renderer.set_frame(Frame(pixels=g.pixels, control=ctl, gen_ms=g.gen_ms, index=i + 1), now_s=t - 1.0)
             if i == i0:
-                renderer.start_recording(recorder)
+                for sink in sinks:
+                    renderer.add_sink(sink)
             renderer.draw(plan.features[i], rcontrols, time_s=t)
             if on_frame is not None and i >= i0:
                 on_frame(i, renderer.read_pixels())
@@ -512,8 +486,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
                 raise RenderError(recorder.error)
             if bar is not None:
                 bar.update(1)
-        renderer.stop_recording()
-        recorder.close()
+        renderer.flush_capture()
+        for sink in sinks:
+            sink.close()
         wall_s = time.perf_counter() - t_render
         if bar is not None:
             bar.close()
@@ -526,8 +501,8 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
     finally:
         if renderer is not None:
             renderer.close()
-        if recorder is not None:
-            recorder.close()
+        for sink in sinks:
+            sink.close()
         gen.close()
 
     # 5. the locked edit

@@ -1,7 +1,8 @@
-"""Record the output to an H.264 MP4 with PyAV without stalling the render loop.
+"""Record the output to an H.264 MP4 with PyAV without stalling the render loop: the first
+frame sink (:class:`live.outputs.FrameSink`: ``offer``, ``stats``, ``close``).
 
-The render thread only copies a frame into a free slot of a small pool (``acquire`` /
-``commit``, or ``submit``); an encoder thread converts and encodes. When every slot is
+The render thread only copies a frame into a free slot of a small pool (``offer``, or
+``acquire`` / ``commit``); an encoder thread converts and encodes. When every slot is
 busy the frame is dropped and counted (``dropped``) instead of blocking, unless the
 recorder was made with ``block=True`` (offline render: nothing is dropped). ``close()``
 drains the queue, then muxes the source audio (from ``audio_path``, starting at
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-log = logging.getLogger("live.render")
+from live.outputs.base import SinkStats
+
+log = logging.getLogger("live.outputs")
 
 
 class RecorderError(Exception):
@@ -39,6 +42,7 @@ def pick_codec() -> str:
 
 class Recorder:
     """``Recorder(path, width=, height=, fps=)``: frames are (height, width, 3) uint8 RGB.
+    A :class:`~live.outputs.FrameSink` named ``recorder``.
 
     ``block=False`` (live): a full queue drops the frame. ``block=True`` (offline): waits.
     ``queue_frames`` bounds memory: that many frames may wait for the encoder.
@@ -81,6 +85,7 @@ class Recorder:
             self._astream.layout = "stereo"
         self.frames_written = 0
         self.dropped = 0
+        self.offered = 0
         self._last_pts = -1
         self._t0: float | None = None
         self._free: queue.Queue = queue.Queue()
@@ -93,7 +98,18 @@ class Recorder:
         self._thread = threading.Thread(target=self._encode_loop, name="recorder", daemon=True)
         self._thread.start()
 
+    name = "recorder"
+
     # -- producer side (render thread) ----------------------------------------------------
+    def offer(self, pixels: np.ndarray, *, time_s: float, bottom_up: bool = False) -> bool:
+        """The frame-sink entry: copy one frame in without blocking (unless ``block``);
+        False when it was dropped (counted in ``dropped``)."""
+        self.offered += 1
+        return self.submit(pixels, time_s=time_s, bottom_up=bottom_up)
+
+    def stats(self) -> SinkStats:
+        return SinkStats(self.name, self.offered, self.frames_written, self.dropped, self._error)
+
     def acquire(self) -> np.ndarray | None:
         """A free (height, width, 3) uint8 slot to fill, or None (frame dropped, counted)."""
         if self._closed or self._error:

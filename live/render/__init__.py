@@ -1,23 +1,26 @@
-"""live.render: GL context (glfw window or headless EGL), the shader chain, HUD, recording.
+"""live.render: GL context (glfw window or headless EGL), uniforms, the shader chain, HUD,
+capture for the frame sinks.
 
-Importing this package is light; moderngl/glfw/av are imported when a Renderer or
-Recorder is made.
+Importing this package is light; moderngl/glfw are imported when a Renderer is made.
 """
 from __future__ import annotations
 
-__all__ = ["Renderer", "RenderError", "HudInfo", "Recorder", "RecorderError", "ShaderError", "CONTROL_DEFAULTS"]
+__all__ = ["Renderer", "RenderError", "HudInfo", "RenderStats", "ShaderError", "CONTROL_DEFAULTS"]
 
 
 def __getattr__(name):
-    if name in ("Renderer", "RenderError", "CONTROL_DEFAULTS"):
-        from live.render import renderer
-        return getattr(renderer, name)
-    if name == "HudInfo":
-        from live.render.hud import HudInfo
-        return HudInfo
-    if name in ("Recorder", "RecorderError"):   # moved to live.outputs (a frame sink)
-        from live.outputs import recorder
-        return getattr(recorder, name)
+    if name == "Renderer":
+        from live.render.renderer import Renderer
+        return Renderer
+    if name == "RenderError":
+        from live.errors import RenderError
+        return RenderError
+    if name == "CONTROL_DEFAULTS":
+        from live.render.uniforms import CONTROL_DEFAULTS
+        return CONTROL_DEFAULTS
+    if name in ("HudInfo", "RenderStats"):
+        from live.render import hud
+        return getattr(hud, name)
     if name == "ShaderError":
         from live.render.shaderlib import ShaderError
         return ShaderError

@@ -1,8 +1,9 @@
 """The HUD: a toggleable text overlay drawn with the bundled 5x7 bitmap font.
 
 :class:`HudInfo` carries what only the caller knows (bank, entry, latency, a message);
-the renderer adds its own figures (fps, frame time p50/p99, generator fps, last shader
-error) and the audio features (BPM with a beat light, band meters, onset light).
+:class:`RenderStats` the renderer's own figures (fps, frame time p50/p99, generator fps, last
+shader error), handed over as a value; the audio features give the BPM with a beat light,
+band meters and the onset light.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from live.render import font
+from live.types import PITCH_CLASSES
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,18 @@ class HudInfo:
     gen_ms: float | None = None         # generator time per frame
     message: str = ""                   # last status message (preset recalled, device lost...)
     lines: tuple = ()                   # extra lines of text
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    """The renderer's own figures, as the HUD shows them."""
+
+    fps: float = 0.0                    # drawn frames per second
+    frame_p50_ms: float = 0.0           # interval between draws, median
+    frame_p99_ms: float = 0.0
+    gen_fps: float = 0.0                # generator frames per second as the renderer sees them
+    last_error: str | None = None       # last shader / frame error
+    message: str = ""                   # last renderer message (shader reloaded, monitor...)
 
 
 _VS = """
@@ -125,7 +139,7 @@ class HudDrawer:
             self.rect(mx - 1, y - 1, 2, h + 2, WHITE)
 
     # -- the overlay ----------------------------------------------------------------------
-    def draw(self, fbo, size, *, renderer, features, info: HudInfo | None) -> None:
+    def draw(self, fbo, size, *, stats: RenderStats, features, info: HudInfo | None) -> None:
         info = info or HudInfo()
         width, height = size
         s = max(1, min(4, height // 300))
@@ -134,10 +148,10 @@ class HudDrawer:
         self._n = 0
         x0, y = 8 * s, 8 * s
         lines_w = 52 * cw
-        fps, p50, p99 = renderer.frame_stats()
-        gen_fps = info.gen_fps if info.gen_fps is not None else renderer.gen_fps
+        fps, p50, p99 = stats.fps, stats.frame_p50_ms, stats.frame_p99_ms
+        gen_fps = info.gen_fps if info.gen_fps is not None else stats.gen_fps
         f = features
-        rows = 5 + bool(info.bank or info.entry) + len(info.lines) + bool(renderer.last_error) + bool(info.message or renderer.message)
+        rows = 5 + bool(info.bank or info.entry) + len(info.lines) + bool(stats.last_error) + bool(info.message or stats.message)
         self.rect(x0 - 4 * s, y - 4 * s, lines_w + 8 * s, rows * lh + 6 * s, BG)
         self.text(x0, y, f"FPS {fps:5.1f}  FRAME {p50:5.1f}/{p99:5.1f} MS P50/P99", WHITE, s)
         y += lh
@@ -169,7 +183,6 @@ class HudDrawer:
         self.text(mx, y, f"RMS {f.rms:4.2f}", DIM, s)
         y += lh
         dom = f.dominant_pitch_class
-        from live.types import PITCH_CLASSES
         self.text(x0, y, f"KEY {PITCH_CLASSES[dom] if dom >= 0 else '-':2s}  CENTROID {f.centroid_hz:6.0f} HZ", DIM, s)
         y += lh
         if info.bank or info.entry:
@@ -178,13 +191,13 @@ class HudDrawer:
         for line in info.lines:
             self.text(x0, y, str(line)[:52], DIM, s)
             y += lh
-        msg = info.message or renderer.message
+        msg = info.message or stats.message
         if msg:
             self.text(x0, y, msg[:52], YELLOW, s)
             y += lh
-        if renderer.last_error:
+        if stats.last_error:
             # the error can be long: wrap it under the box, as many lines as fit
-            err = "ERROR " + renderer.last_error
+            err = "ERROR " + stats.last_error
             per = max(10, (width - 2 * x0) // cw)
             chunks = [err[i:i + per] for i in range(0, min(len(err), per * 6), per)]
             self.rect(x0 - 4 * s, y - 2 * s, min(len(err), per) * cw + 8 * s, len(chunks) * lh + 4 * s, BG)
