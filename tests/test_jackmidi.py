@@ -12,7 +12,8 @@ def test_virtual_port_carries_messages_and_env_is_restored(jack_server):
     out = jack_server.virtual_output("pads")
     assert jack_server.wait_for("pads:pads")
     name = next(n for n in jack_server.input_names() if "pads" in n)
-    inp = jack_server.backend.open_input(name)
+    inp = jack_server.open_input(name)
+    assert jack_server.wait_connected("pads:pads", "ll-test")
     try:
         sent = [mido.Message("control_change", channel=2, control=7, value=v) for v in (0, 64, 127)]
         sent.append(mido.Message("note_on", note=36, velocity=100))

@@ -12,6 +12,7 @@ takes the backend name as a setting).
         pad = jack.virtual_output("pads")          # a "controller" the show can open as input
         ...                                        # code under test opens "pads" by name
         pad.send(mido.Message("control_change", control=7, value=127))
+        leds = jack.virtual_input("leds")          # what the show sends back: leds.poll()
 
 or, in a test, the ``jack_server`` fixture (``from live.testing.jackmidi import jack_server``
 in the test module). While a server runs, ``JACK_DEFAULT_SERVER`` names it and
@@ -58,12 +59,14 @@ def unavailable_reason() -> str:
 class JackServer:
     """A private JACK server with the dummy backend, and virtual MIDI ports on it.
 
-    ``rate`` and ``period`` set the dummy clock (MIDI moves once per period: 64 frames at
-    48 kHz is 1.3 ms). ``start()`` waits until clients can connect (``timeout_s``) and raises
+    ``rate`` and ``period`` set the dummy clock (MIDI moves once per period: 128 frames at
+    48 kHz is 2.7 ms). The server asks for real-time scheduling (where that is not allowed it
+    runs without); a client that misses a cycle on a loaded machine loses that cycle's MIDI,
+    and real-time threads make that rare. ``start()`` waits until clients can connect (``timeout_s``) and raises
     RuntimeError with the server's log otherwise.
     """
 
-    def __init__(self, name: Optional[str] = None, *, rate: int = 48000, period: int = 64,
+    def __init__(self, name: Optional[str] = None, *, rate: int = 48000, period: int = 128,
                  timeout_s: float = 10.0):
         self.name = name or f"ll{os.getpid()}x{next(_COUNTER)}x{os.urandom(3).hex()}"
         self.rate = int(rate)
@@ -91,7 +94,8 @@ class JackServer:
         os.environ["JACK_NO_START_SERVER"] = "1"
         os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
         self._log = tempfile.TemporaryFile()
-        cmd = ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy",
+        # a long client timeout: on a loaded machine a late client must not be zombified
+        cmd = ["jackd", "--realtime", "-t", "5000", "-n", self.name, "-d", "dummy",
                "-r", str(self.rate), "-p", str(self.period), "-C", "0", "-P", "0"]
         try:
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log,
@@ -191,9 +195,15 @@ class JackServer:
         self._ports.append(port)
         return port
 
-    def virtual_input(self, name: str, *, client: Optional[str] = None, callback=None):
-        """A virtual MIDI input (a controller's LEDs, as the show sees an output)."""
-        port = self.backend.open_input(name, virtual=True, client_name=client or name, callback=callback)
+    def virtual_input(self, name: str, *, client: Optional[str] = None) -> "PolledInput":
+        """A virtual MIDI input (a controller's LEDs, as the show sees an output); polled."""
+        port = PolledInput(name, virtual=True, client=client or name)
+        self._ports.append(port)
+        return port
+
+    def open_input(self, name: str) -> "PolledInput":
+        """Connect to the output port ``name`` (a full name from :meth:`input_names`); polled."""
+        port = PolledInput(name)
         self._ports.append(port)
         return port
 
@@ -202,6 +212,36 @@ class JackServer:
 
     def output_names(self) -> list[str]:
         return list(self.backend.get_output_names())
+
+    def connections(self) -> dict[str, list[str]]:
+        """Port name -> the ports it is connected to (from ``jack_lsp -c``)."""
+        out = subprocess.run(["jack_lsp", "-s", self.name, "-c"], capture_output=True, text=True,
+                             timeout=10).stdout
+        conns: dict[str, list[str]] = {}
+        current = None
+        for line in out.splitlines():
+            if not line.strip():
+                continue
+            if line[:1].isspace():
+                if current is not None:
+                    conns[current].append(line.strip())
+            else:
+                current = line.strip()
+                conns[current] = []
+        return conns
+
+    def wait_connected(self, source: str, dest: str, *, timeout_s: float = 5.0) -> bool:
+        """Wait until a port whose name contains ``source`` is connected to one containing
+        ``dest`` (a connection made by another client is live from JACK's next cycle: MIDI
+        sent before it is lost), then one more period."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            for port, peers in self.connections().items():
+                if source in port and any(dest in p for p in peers):
+                    time.sleep(4 * self.period / self.rate + 0.01)
+                    return True
+            time.sleep(0.02)
+        return False
 
     def wait_for(self, fragment: str, *, kind: str = "input", present: bool = True,
                  timeout_s: float = 5.0) -> bool:
@@ -213,6 +253,54 @@ class JackServer:
                 return True
             time.sleep(0.02)
         return False
+
+
+class PolledInput:
+    """A MIDI input on JACK read by polling (``poll()`` -> mido.Message or None).
+
+    Never a Python callback: python-rtmidi runs input callbacks in JACK's process thread,
+    which then waits for the interpreter lock while a thread holding it opens or closes a
+    JACK client (listing ports does): a deadlock. mido's rtmidi inputs always install such
+    a callback, so on JACK open inputs through this class (or python-rtmidi without a
+    callback), never ``mido.open_input``.
+    """
+
+    def __init__(self, name: str, *, virtual: bool = False, client: str = "ll-test"):
+        import mido
+        import rtmidi
+        self._mido = mido
+        self.name = name
+        self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, client)
+        try:
+            if virtual:
+                self._rt.open_virtual_port(name)
+            else:
+                names = self._rt.get_ports()
+                if name not in names:
+                    raise OSError(f"unknown MIDI port {name!r}; ports: {names}")
+                self._rt.open_port(names.index(name), "in")
+            self._rt.ignore_types(sysex=False, timing=False, active_sense=True)
+        except BaseException:
+            self._rt.delete()
+            raise
+        self.closed = False
+
+    def poll(self):
+        while not self.closed:
+            got = self._rt.get_message()
+            if got is None:
+                return None
+            try:
+                return self._mido.Message.from_bytes(got[0])
+            except ValueError:
+                continue
+        return None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._rt.close_port()
+            self._rt.delete()
 
 
 def receive(port, *, count: int = 1, timeout_s: float = 2.0) -> list:
@@ -239,8 +327,9 @@ try:  # the pytest fixture, for test modules that import it
             pytest.skip(reason)
         with JackServer() as server:
             yield server
+            print(f"--- JACK server {server.name} log ---\n{server.log()}")   # shown on failure
 except ImportError:  # pragma: no cover - runtime installs without pytest
     pass
 
 
-__all__ = ["BACKEND", "JackServer", "receive", "unavailable_reason"]
+__all__ = ["BACKEND", "JackServer", "PolledInput", "receive", "unavailable_reason"]
