@@ -37,7 +37,10 @@ GEN_USED_ELSEWHERE = {
 }
 # RenderConfig field -> Renderer keyword
 RENDER_OPTIONS = ("width", "height", "headless", "fullscreen", "monitor", "vsync", "shader_dirs",
-                  "chain", "hud", "internal_scale")
+                  "chain", "hud", "internal_scale", "shader_budget_ms")
+# offline every frame is waited for: with the automatic budget a user's pass may take this long
+# per frame (only one that never returns is refused)
+OFFLINE_SHADER_BUDGET_MS = 2000.0
 # what an offline render (no window, nobody looking) fixes whatever the settings say
 OFFLINE_RENDER_FIXED = {"headless": True, "hud": False, "fullscreen": False, "vsync": False}
 RENDER_USED_ELSEWHERE = {
@@ -155,6 +158,7 @@ def renderer_options(r: RenderConfig, *, offline: bool = False) -> dict:
     opts["internal_scale"] = opts["internal_scale"] or None      # 0 = auto
     if offline:
         opts.update(OFFLINE_RENDER_FIXED)
+        opts["shader_budget_ms"] = opts["shader_budget_ms"] or OFFLINE_SHADER_BUDGET_MS
     return opts
 
 

@@ -114,6 +114,19 @@ def test_feedback_history_starts_from_the_picture_not_black(make_renderer):
         assert abs(first - luminance(r2.read_pixels())) < 2, chain
 
 
+def reload_until_settled(r, timeout_s=60.0):
+    """Poll hot reload until no changed pass is still being proved off screen (see live.render.probe)."""
+    import time
+
+    msgs, t_end = [], time.monotonic() + timeout_s
+    while True:
+        r._last_reload_check = 0.0
+        msgs += r.check_reload()
+        if not r.chain.probing or time.monotonic() > t_end:
+            return msgs
+        time.sleep(0.05)
+
+
 def test_broken_shader_keeps_last_good_output_and_fixing_recovers(make_renderer, tmp_path):
     from live.render.renderer import CLASSIC_CHAIN
 
@@ -128,16 +141,14 @@ def test_broken_shader_keeps_last_good_output_and_fixing_recovers(make_renderer,
     color = tmp_path / "color.glsl"
     text = color.read_text()
     color.write_text(text.replace("vec3 c = texture(u_source, v_uv).rgb;", "vec3 c = texture(u_source, v_uv).rgb +;"))
-    r._last_reload_check = 0.0
-    msgs = r.check_reload()
+    msgs = reload_until_settled(r)
     r.draw(f, NEUTRAL, time_s=0.0)
     assert np.array_equal(r.read_pixels(), good)               # last good program still on screen
     assert r.last_error and "color.glsl" in r.last_error
     assert any("keeping the last good color" in m for m in msgs)
     # fix it with a visible change: invert the colours
     color.write_text(text.replace("f_color = vec4(c, 1.0);", "f_color = vec4(1.0 - c, 1.0);"))
-    r._last_reload_check = 0.0
-    r.check_reload()
+    reload_until_settled(r)
     r.draw(f, NEUTRAL, time_s=0.0)
     fixed = r.read_pixels()
     assert r.last_error is None

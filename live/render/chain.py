@@ -6,7 +6,11 @@ framebuffers (ping-pong) and samples its own output of the last frame. Every pas
 the same uniform values; names a program does not use are simply not set.
 
 Hot reload keeps the last good program when a new version fails to compile, so a typo
-never blanks the screen.
+never blanks the screen. A pass from a user's folder proves itself before it goes on screen:
+:mod:`live.render.probe` compiles and times it in another process with its own GL context
+(synchronously at start, on a worker thread during the show), and a pass that does not
+compile, is over its frame budget or never returns (``while (true)``) is refused; the last
+good program stays. The bundled passes are tested with the package and not probed.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from live.render.shaderlib import ShaderError, ShaderSource, compile_program, load_source
+from live.render.shaderlib import ShaderError, ShaderSource, bundled_dir, compile_program, load_source
 
 log = logging.getLogger("live.render")
 
@@ -103,7 +107,8 @@ class Chain:
     """
 
     def __init__(self, ctx, names: Sequence[str], dirs: Sequence[Path], *, size: tuple[int, int],
-                 internal_scale: float = 1.0, feedback_dtype: str = "f1"):
+                 internal_scale: float = 1.0, feedback_dtype: str = "f1", probe: bool = True,
+                 budget_ms: float = 0.0, frame_period_ms: float = 1000.0 / 60.0):
         if not names:
             raise ShaderError("the shader chain is empty; give at least one pass name")
         self.ctx = ctx
@@ -114,12 +119,50 @@ class Chain:
         self.last_error: str | None = None
         self.passes: list[Pass] = []
         self._copy_vao = None
-        for name in names:
-            src = load_source(name, self.dirs)       # ShaderError if missing: fail at start, not mid-show
+        self._values: dict = {}
+        self._pending: dict[str, tuple] = {}      # pass name -> (source, Future) of a probe in flight
+        self._probe_options = dict(budget_ms=budget_ms, frame_period_ms=frame_period_ms)
+        self._prober = None
+        if probe:
+            from live.render.probe import Prober
+            self._prober = Prober(**self._probe_options)
+        sources = [load_source(name, self.dirs) for name in names]  # ShaderError if missing: at start
+        self.size = (max(1, int(size[0])), max(1, int(size[1])))
+        if self._prober is not None:
+            self._probe_at_start(sources)
+        for src in sources:
             program = compile_program(ctx, src)
-            self.passes.append(self._make_pass(name, src, program))
+            self.passes.append(self._make_pass(src.name, src, program))
         self.size = (0, 0)
         self.resize(size)
+
+    # -- proving user passes --------------------------------------------------------------
+    @staticmethod
+    def _is_bundled(src: ShaderSource) -> bool:
+        try:
+            return src.path.resolve().parent == bundled_dir().resolve()
+        except OSError:
+            return False
+
+    def _probe_program(self, src: ShaderSource, index: int, count: int):
+        from live.render.probe import ProbeProgram
+
+        last = index == count - 1
+        size = self.size if (last or self.internal_scale >= 1.0) else (
+            max(1, round(self.size[0] * self.internal_scale)), max(1, round(self.size[1] * self.internal_scale)))
+        return ProbeProgram(src.name, src.vertex, src.fragment, tuple(size))
+
+    def _probe_at_start(self, sources: list[ShaderSource]) -> None:
+        from live.render.probe import probe
+
+        todo = [self._probe_program(s, i, len(sources)) for i, s in enumerate(sources) if not self._is_bundled(s)]
+        if not todo:
+            return
+        for r in probe(todo, **self._probe_options):
+            if not r.ok:
+                path = next(s.path for s in sources if s.name == r.name)
+                raise ShaderError(f"{path}: refused before the show: {r.reason}")
+            log.info("shader %s proved itself: %.1f ms per frame (budget %.0f ms)", r.name, r.ms or 0.0, r.budget_ms)
 
     # -- construction ---------------------------------------------------------------------
     def _make_pass(self, name: str, src: ShaderSource, program) -> Pass:
@@ -175,6 +218,7 @@ class Chain:
     def draw(self, values: dict, gen_a, gen_b) -> None:
         """Render every pass. ``values`` maps uniform names to values; u_resolution and
         u_prev_valid are set per pass."""
+        self._values = values       # the latest uniform values: a probe times a new pass with them
         gen_a.use(location=0)
         gen_b.use(location=1)
         src_tex = gen_b
@@ -214,7 +258,11 @@ class Chain:
     # -- hot reload -----------------------------------------------------------------------
     def check_reload(self) -> list[str]:
         """Recompile every pass whose file changed (or that a user folder now overrides).
-        Returns log messages; on error the last good program stays and ``last_error`` is set."""
+        Returns log messages; on error the last good program stays and ``last_error`` is set.
+
+        With probing on, a changed pass is first proved off this context on a worker thread;
+        this call never waits for it: the pass goes on screen at the first call after its
+        probe passed (or is refused then, once)."""
         messages = []
         for i, p in enumerate(self.passes):
             try:
@@ -224,39 +272,81 @@ class Chain:
                     self._note_error(p.name, str(exc))
                     messages.append(str(exc))
                 continue
-            if src.path == p.source.path and (src.vertex, src.fragment) == (p.source.vertex, p.source.fragment):
+            if _same(src, p.source):
+                self._pending.pop(p.name, None)       # changed back while probing: nothing to do
                 continue
+            if self._prober is None or self._is_bundled(src):
+                self._install(p, src, messages)
+                continue
+            pending = self._pending.get(p.name)
+            if pending is not None and _same(src, pending[0]):
+                continue                               # its probe is still running
+            from live.render.probe import _uniform_values
+            fut = self._prober.submit([self._probe_program(src, i, len(self.passes))],
+                                      values=_uniform_values(self._values))
+            self._pending[p.name] = (src, fut)
+            log.info("testing the new %s off screen before it goes on", p.name)
+        for i, p in enumerate(self.passes):
+            pending = self._pending.get(p.name)
+            if pending is None or not pending[1].done():
+                continue
+            del self._pending[p.name]
+            src, fut = pending
             try:
-                program = compile_program(self.ctx, src)
-            except ShaderError as exc:
-                # remember this version as seen so a broken file is reported once, not every poll
-                p.source = src
-                self._note_error(p.name, str(exc))
-                messages.append(f"shader error, keeping the last good {p.name}: {exc}")
-                log.error("shader error, keeping the last good %s: %s", p.name, exc)
+                result = fut.result()[0]
+            except Exception as exc:  # noqa: BLE001 - the probe itself broke: refuse, keep the show
+                from live.render.probe import ProbeResult
+                result = ProbeResult(p.name, False, reason=f"shader probe failed ({type(exc).__name__}: {exc})")
+            if not result.ok:
+                p.source = src                 # seen: reported once, not every poll
+                msg = f"{src.path.name}: {result.reason}"
+                self._note_error(p.name, msg)
+                messages.append(f"shader refused, keeping the last good {p.name}: {msg}")
+                log.error("shader refused, keeping the last good %s: %s", p.name, msg)
                 continue
-            new = self._make_pass(p.name, src, program)
-            old_uses_prev = p.uses_prev
-            p.vao.release()
-            p.program.release()
-            p.program, p.vao, p.bindings, p.uses_prev, p.source = new.program, new.vao, new.bindings, new.uses_prev, src
-            p.knows_fresh = new.knows_fresh
-            if p.uses_prev != old_uses_prev:
-                self._alloc(p, p.size)
-            if p.name in self.errors:
-                del self.errors[p.name]
-                self.last_error = next(reversed(self.errors.values()), None)
-            msg = f"reloaded shader {p.name} from {src.path}"
-            log.info(msg)
-            messages.append(msg)
+            self._install(p, src, messages)
         return messages
+
+    def _install(self, p: Pass, src: ShaderSource, messages: list[str]) -> None:
+        """Compile ``src`` on the show's context and swap it in for ``p`` (last good kept on error)."""
+        try:
+            program = compile_program(self.ctx, src)
+        except ShaderError as exc:
+            # remember this version as seen so a broken file is reported once, not every poll
+            p.source = src
+            self._note_error(p.name, str(exc))
+            messages.append(f"shader error, keeping the last good {p.name}: {exc}")
+            log.error("shader error, keeping the last good %s: %s", p.name, exc)
+            return
+        new = self._make_pass(p.name, src, program)
+        old_uses_prev = p.uses_prev
+        p.vao.release()
+        p.program.release()
+        p.program, p.vao, p.bindings, p.uses_prev, p.source = new.program, new.vao, new.bindings, new.uses_prev, src
+        p.knows_fresh = new.knows_fresh
+        if p.uses_prev != old_uses_prev:
+            self._alloc(p, p.size)
+        if p.name in self.errors:
+            del self.errors[p.name]
+            self.last_error = next(reversed(self.errors.values()), None)
+        msg = f"reloaded shader {p.name} from {src.path}"
+        log.info(msg)
+        messages.append(msg)
 
     def _note_error(self, name: str, message: str) -> None:
         self.errors.pop(name, None)
         self.errors[name] = message
         self.last_error = message
 
+    @property
+    def probing(self) -> bool:
+        """A changed pass is being proved off screen."""
+        return bool(self._pending)
+
     def release(self) -> None:
+        if self._prober is not None:
+            self._prober.close()
+            self._prober = None
         for p in self.passes:
             for obj in (*p.fbos, *p.textures, p.vao, p.program):
                 obj.release()
@@ -264,3 +354,7 @@ class Chain:
         if self._copy_vao is not None:
             self._copy_vao.program.release()
             self._copy_vao.release()
+
+
+def _same(a: ShaderSource, b: ShaderSource) -> bool:
+    return a.path == b.path and (a.vertex, a.fragment) == (b.vertex, b.fragment)

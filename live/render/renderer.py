@@ -53,7 +53,8 @@ class Renderer:
     def __init__(self, *, width: int = 1280, height: int = 720, headless: str | bool = "auto",
                  fullscreen: bool = False, monitor: int = 0, vsync: bool = True,
                  shader_dirs: Sequence[str] = (), chain: Sequence[str] = DEFAULT_CHAIN,
-                 hud: bool = True, internal_scale: float | None = None, title: str = "latent-live"):
+                 hud: bool = True, internal_scale: float | None = None, title: str = "latent-live",
+                 shader_budget_ms: float = 0.0):
         self.context = GLContext(width=width, height=height, headless=headless, fullscreen=fullscreen,
                                  monitor=monitor, vsync=vsync, title=title)
         self.ctx = self.context.ctx
@@ -71,7 +72,7 @@ class Renderer:
 
         try:
             self.chain = Chain(self.ctx, list(chain), search_dirs(shader_dirs), size=self.size,
-                               internal_scale=self.internal_scale)
+                               internal_scale=self.internal_scale, budget_ms=shader_budget_ms)
         except ShaderError as exc:
             self.context.close()
             self.ctx = None
