@@ -4,9 +4,12 @@ In: :func:`build_dispatcher` maps every address of the parameter table to a hand
 only validates and assigns into a :class:`ControlStore` (it knows no sockets).
 :class:`OscServer` runs python-osc's ``BlockingOSCUDPServer`` in ONE daemon thread (no
 thread per packet), with a large socket receive buffer, an allow list of sender
-addresses, and counters instead of exceptions: a malformed packet, an unknown address or a
-wrong type is counted (unknown addresses and rejected values are logged once each) and the
-thread goes on.
+addresses, and counters instead of exceptions: a malformed packet or bundle element, an
+unknown address or a wrong type is counted (unknown addresses and rejected values are logged
+once each, and all logging caused by the network is rate-limited) and the thread goes on.
+Packets are decoded and address patterns matched by :mod:`live.control.oscwire`, in time
+bounded by the datagram's size (python-osc's regular-expression matcher backtracks for
+seconds on a pattern like ``/live/*****************!``).
 
 Out: :class:`OscOut` sends the pulse of the show to lighting desks and other visuals:
 ``/live/beat i`` on every beat (beat count), ``/live/onset f`` on every onset (strength),
@@ -19,14 +22,15 @@ import logging
 import math
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from pythonosc import osc_server
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_message_builder import OscMessageBuilder
-from pythonosc.osc_packet import OscPacket, ParseError
 
+from live.control.oscwire import RateLimitedLog, is_pattern, match_addresses, parse_packet
 from live.control.params import PARAMS, ControlError, Param
 from live.control.state import ControlStore
 from live.types import FeatureFrame
@@ -48,21 +52,32 @@ class OscStats:
     unknown: int = 0       # messages to addresses not in the parameter table
     dropped: int = 0       # packets from senders not on the allow list
     malformed: int = 0     # packets that are not OSC
+    bad_elements: int = 0  # malformed elements inside bundles (empty, truncated, undecodable)
     errors: int = 0        # unexpected handler errors (bug guard; never stops the thread)
+    slowest_ms: float = 0.0  # the longest time one datagram kept the OSC thread busy
 
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
 
-class _LogOnce:
-    def __init__(self) -> None:
-        self.seen: set[str] = set()
+def _LogOnce() -> RateLimitedLog:
+    """Each key logged once, and every line from the network rate-limited."""
+    return RateLimitedLog(log, max_keys=MAX_LOGGED)
 
-    def __call__(self, key: str, msg: str, *args) -> None:
-        if key in self.seen or len(self.seen) >= MAX_LOGGED:
-            return
-        self.seen.add(key)
-        log.warning(msg, *args)
+
+class _TableDispatcher(Dispatcher):
+    """A Dispatcher whose address patterns are matched by the bounded matcher of
+    :mod:`live.control.oscwire` against the mapped addresses (never by a regular expression)."""
+
+    def handlers_for_address(self, address_pattern: str):
+        if is_pattern(address_pattern):
+            addrs = match_addresses(address_pattern, list(self._map))
+        else:
+            addrs = [address_pattern] if address_pattern in self._map else []
+        for a in addrs:
+            yield from self._map[a]
+        if not addrs and self._default_handler:
+            yield self._default_handler
 
 
 def _make_handler(store: ControlStore, param: Param, stats: OscStats, log_once: _LogOnce):
@@ -104,7 +119,7 @@ def build_dispatcher(store: ControlStore, *, stats: Optional[OscStats] = None) -
     (``strict_timing=False``), never slept on."""
     stats = stats if stats is not None else OscStats()
     log_once = _LogOnce()
-    disp = Dispatcher(strict_timing=False)
+    disp = _TableDispatcher(strict_timing=False)
     for p in PARAMS:
         disp.map(p.address, _make_handler(store, p, stats, log_once))
 
@@ -141,6 +156,7 @@ class _Server(osc_server.BlockingOSCUDPServer):
         super().server_bind()
 
     def verify_request(self, request, client_address) -> bool:
+        self._t0 = time.perf_counter()
         self._stats.packets += 1
         if self._allow and client_address[0] not in self._allow:
             self._stats.dropped += 1
@@ -150,15 +166,27 @@ class _Server(osc_server.BlockingOSCUDPServer):
         return True
 
     def finish_request(self, request, client_address) -> None:
-        data = request[0]
         try:
-            packet = OscPacket(data)
-        except (ParseError, Exception):
+            self._handle(request[0], client_address)
+        finally:
+            ms = 1e3 * (time.perf_counter() - getattr(self, "_t0", time.perf_counter()))
+            if ms > self._stats.slowest_ms:
+                self._stats.slowest_ms = ms
+
+    def _handle(self, data: bytes, client_address) -> None:
+        try:
+            messages, bad, ok = parse_packet(data)
+        except Exception:  # noqa: BLE001 - a decoder bug must not stop the input
+            messages, bad, ok = [], 0, False
+        if bad:
+            self._stats.bad_elements += bad
+            self._log_once(None, "OSC: %d malformed bundle elements from %s ignored (counted)", bad,
+                           client_address[0])
+        if not ok or (bad and not messages):
             self._stats.malformed += 1
             return
         disp = self.dispatcher
-        for timed in packet.messages:
-            msg = timed.message
+        for msg in messages:
             self._stats.messages += 1
             addr = msg.address
             handler = self._exact.get(addr)
@@ -170,11 +198,12 @@ class _Server(osc_server.BlockingOSCUDPServer):
                         h.invoke(client_address, msg)
             except Exception:   # a bug in a handler must not stop the show
                 self._stats.errors += 1
-                log.exception("OSC handler for %s failed", addr)
+                self._log_once(None, "OSC handler for %s failed", addr, level=logging.ERROR, exc_info=True)
 
     def handle_error(self, request, client_address) -> None:  # pragma: no cover - guard
         self._stats.errors += 1
-        log.exception("OSC: error handling a packet from %s", client_address)
+        self._log_once(None, "OSC: error handling a packet from %s", client_address, level=logging.ERROR,
+                       exc_info=True)
 
 
 def _resolve(host: str) -> str:
