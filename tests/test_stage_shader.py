@@ -136,7 +136,7 @@ def test_an_endless_user_pass_is_refused_before_the_show(make_renderer, tmp_path
 
 
 def write_click_wav(path, seconds, rate=22050):
-    from live.score_synth import click_track, write_wav
+    from live.testing.sync_videos import click_track, write_wav
 
     samples, _ = click_track(duration_s=seconds, sample_rate_hz=rate)
     write_wav(path, samples, sample_rate_hz=rate)
