@@ -321,12 +321,13 @@ class Show:
         o = cfg.osc
         if o.enabled and o.port:
             try:
-                self.osc_server = OscServer(self.store, host=o.host, port=o.port, allow=o.allow)
+                self.osc_server = OscServer(self.store, host=o.host, port=o.port, allow=o.allow,
+                                            recv_buffer_bytes=o.recv_buffer_bytes)
             except ControlError as exc:
                 raise ShowError(str(exc)) from None
         if o.targets:
             try:
-                self.osc_out = OscOut(o.targets)
+                self.osc_out = OscOut(o.targets, bands_hz=o.bands_hz)
             except ControlError as exc:
                 raise ShowError(str(exc)) from None
 

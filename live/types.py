@@ -82,6 +82,17 @@ class FeatureFrame:
 
 SILENT_FRAME = FeatureFrame()
 
+SKIPPED_ONSET_STRENGTH = 0.8
+"""Strength a reader gives a new onset when the hop it reads reports (almost) none: the onset
+was counted in a hop the reader skipped, and detected onsets are strong."""
+
+
+def new_onset_strength(f: FeatureFrame) -> float:
+    """The strength a reader (motion, the renderer) gives an onset it sees for the first time
+    in ``f`` (its ``onset_count`` moved): this hop's strength, or SKIPPED_ONSET_STRENGTH when
+    that is 0.05 or less. One rule for every reader."""
+    return min(float(f.onset), 1.0) if f.onset > 0.05 else SKIPPED_ONSET_STRENGTH
+
 
 @dataclass(frozen=True, slots=True)
 class GenControl:

@@ -7,12 +7,12 @@ import functools
 
 import pytest
 
+from live.render.uniforms import CONTROL_DEFAULTS
 from live.types import FeatureFrame, Frame, GenControl
 
-# every effect off: the chain passes the generator picture through (tests switch on one at a time)
-NEUTRAL = {"fx.zoom": 0.0, "fx.rotate": 0.0, "fx.drift": 0.0, "fx.feedback": 0.0, "fx.hue": 0.0,
-           "fx.saturation": 0.5, "fx.contrast": 0.0, "fx.flash": 0.0, "fx.sparkle": 0.0, "fx.kaleido": 0.0,
-           "fade": 1.0, "blackout": 0.0, "intensity": 1.0}
+# every effect off: the chain passes the generator picture through (tests switch on one at a time);
+# the other controls (intensity, fade, blackout) at their defaults from the parameter table
+NEUTRAL = {**CONTROL_DEFAULTS, **{k: 0.0 for k in CONTROL_DEFAULTS if k.startswith("fx.")}, "fx.saturation": 0.5}
 
 
 @functools.lru_cache(maxsize=1)

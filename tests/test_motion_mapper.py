@@ -214,3 +214,24 @@ def test_tempo_found_mid_walk_keeps_alpha_continuous_and_snaps_to_beats():
     assert max(steps) < 0.1                           # no jump when the clock changes
     later = [t for t in change_times(out) if t > 3.1]
     assert later and all(abs(t * 2 - round(t * 2)) * 0.5 <= 1.0 / FPS + 1e-9 for t in later)  # on beats
+
+
+def test_defaults_of_absent_controls_are_the_parameter_tables():
+    from live.control.params import BY_NAME
+
+    _, ctl = step(MotionState(), frame(1.0), {}, now_s=1.0, bank_size=8, bank_names=["a"], config=CFG)
+    assert ctl.steps == BY_NAME["gen.steps"].default == 2
+    assert ctl.feedback == BY_NAME["gen.feedback"].default
+
+
+def test_a_skipped_onset_has_the_same_strength_for_motion_and_the_renderer():
+    from live.render.uniforms import UniformState, uniform_values
+    from live.types import SKIPPED_ONSET_STRENGTH
+
+    before = frame(1.0, onsets=())
+    after = FeatureFrame(t=1.1, bpm=120.0, onset=0.0, onset_count=1, last_onset_t=1.05)   # hop not seen
+    state, _ = step(MotionState(), before, {}, now_s=1.0, bank_size=8, bank_names=["a"], config=CFG)
+    state, _ = step(state, after, {}, now_s=1.1, bank_size=8, bank_names=["a"], config=CFG)
+    u, _ = uniform_values(UniformState(), before, {}, time_s=1.0)
+    u, v = uniform_values(u, after, {}, time_s=1.1)
+    assert state.onset_strength == v["u_onset"] == SKIPPED_ONSET_STRENGTH

@@ -210,3 +210,30 @@ def test_bpm_zero_after_tapping_releases_to_the_tracker():
     assert calls == [("manual", 20.0)]
     w._forward_control()                           # nothing new: nothing forwarded
     assert calls == [("manual", 20.0)]
+
+
+def test_osc_settings_reach_the_osc_server_and_sender(bank_dir):
+    """osc.recv_buffer_bytes and osc.bands_hz were in the config but never passed on."""
+    import random
+    import socket
+
+    from live.app import Show
+    from live.audio import ArraySource
+
+    base = make_cfg([bank_dir])
+    port = random.randint(20000, 60000)
+    small = 8192
+    cfg = dataclasses.replace(base, osc=dataclasses.replace(base.osc, enabled=True, port=port,
+                                                            recv_buffer_bytes=small, bands_hz=7.0,
+                                                            targets=("127.0.0.1:9",)))
+    show = Show(cfg, source=ArraySource(click_track(1.0), sample_rate_hz=SR))
+    try:
+        show.start()
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, small)
+        expected = probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)   # what the OS makes of it
+        probe.close()
+        assert show.osc_server.recv_buffer_bytes == expected
+        assert show.osc_out.bands_interval_s == pytest.approx(1 / 7.0)
+    finally:
+        show.stop()

@@ -30,10 +30,11 @@ import threading
 
 import numpy as np
 
+from live.control.tap import TapTempo
+
 _ODF_LAG_HOPS = 1.6       # onset envelope peak lags the sound by ~this many hops (calibrated, 2048/512)
 _UPDATE_S = 0.046         # tempo/phase re-estimation period
 _N_HARMONICS = 4          # comb teeth for the tempo score
-_TAP_RESET_S = 2.0        # a pause longer than this starts a new tap sequence
 
 
 class BeatTracker:
@@ -112,7 +113,7 @@ class BeatTracker:
         self._downbeat_slot = 0
         self._pending_downbeat: list[tuple[float, int]] = []
         # overrides (written from control threads; read in process under the lock)
-        self._taps: list[float] = []
+        self._tapper = TapTempo(bpm_min=20.0, bpm_max=400.0)   # the analyzer's manual range
         self._tap_period_s = 0.0
         self._tap_anchor_t = -1.0
         self._tap_set_t = -1.0
@@ -154,29 +155,24 @@ class BeatTracker:
             self._prior = np.ones(self._cand_bpm.size)
 
     def tap(self, *, t_s: float) -> None:
-        """Register a tap at audio time ``t_s`` (s). Four taps set the BPM and the beat phase."""
+        """Register a tap at audio time ``t_s`` (s). Four taps set the BPM and the beat phase,
+        by the one set of tap rules (:class:`live.control.tap.TapTempo`: a pause over 2 s starts
+        again, a sloppy tap is ignored, the phase is fitted to the kept taps)."""
         t = float(t_s)
         with self._lock:
-            if self._taps and (t - self._taps[-1] > _TAP_RESET_S or t <= self._taps[-1]):
-                self._taps.clear()
-            self._taps.append(t)
-            del self._taps[:-8]
+            bpm = self._tapper.tap(t_s=t)
             if self._manual_bpm > 0:
                 self._phase_anchor_t = t
                 return
-            if len(self._taps) >= 4:
-                taps = np.asarray(self._taps)
-                n = np.arange(taps.size)
-                slope, icpt = np.polyfit(n, taps, 1)      # least-squares beat grid through the taps
-                if slope > 0.15:
-                    self._tap_period_s = float(slope)
-                    self._tap_anchor_t = float(icpt + slope * n[-1])
-                    self._tap_set_t = t
-                    self._phase_anchor_t = self._tap_anchor_t
+            if bpm > 0 and self._tapper.taps_in_sequence >= self._tapper.min_taps:
+                self._tap_period_s = 60.0 / bpm
+                self._tap_anchor_t = self._tapper.anchor_s
+                self._tap_set_t = t
+                self._phase_anchor_t = self._tap_anchor_t
 
     def release_tap(self) -> None:
         with self._lock:
-            self._taps.clear()
+            self._tapper.release()
             self._tap_period_s = 0.0
             self._tap_anchor_t = -1.0
 

@@ -99,7 +99,7 @@ def _progress(total: int, enabled: bool):
 
 
 def analyze_array(samples: np.ndarray, *, sample_rate_hz: int, config: FeaturesConfig | None = None,
-                  progress: bool = False) -> AnalysisResult:
+                  progress: bool = False, manual_bpm: float = 0.0) -> AnalysisResult:
     """Analyse an in-memory signal hop by hop with the live analyzer.
 
     Parameters
@@ -107,6 +107,7 @@ def analyze_array(samples: np.ndarray, *, sample_rate_hz: int, config: FeaturesC
     samples: ``(n,)`` mono or ``(n, channels)`` (downmixed), float in [-1, 1].
     sample_rate_hz: rate of ``samples``.
     config: ``[features]`` settings (defaults when None).
+    manual_bpm: > 0 sets the analyzer's manual tempo first (the ``bpm`` control, as on stage).
 
     The last partial hop is zero-padded, so every sample is analysed.
     """
@@ -117,6 +118,8 @@ def analyze_array(samples: np.ndarray, *, sample_rate_hz: int, config: FeaturesC
         raise ValueError(f"samples must be (n,) or (n, channels), got shape {x.shape}")
     x = np.ascontiguousarray(x, dtype=np.float32)
     an = Analyzer(sample_rate_hz=sample_rate_hz, config=config)
+    if manual_bpm and manual_bpm > 0:
+        an.set_manual_bpm(float(manual_bpm))
     hop = an.hop_size
     n_hops = -(-x.size // hop)
     col = _Collector()

@@ -54,7 +54,8 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from live.config import MotionConfig
-from live.types import FeatureFrame, GenControl
+from live.control.params import defaults as _control_defaults
+from live.types import FeatureFrame, GenControl, new_onset_strength
 
 _ZERO12 = np.zeros(12, dtype=np.float32)
 _ZERO12.flags.writeable = False
@@ -171,9 +172,16 @@ def _direction(onset_count: int, previous: int, n: int = 1 << 16) -> int:
     return (d + 1) % n if d == previous else d
 
 
-def _ctl(control: Any, name: str, default: Any) -> Any:
-    values: Mapping = getattr(control, "values", control) or {}
-    return values.get(name, default)
+_DEFAULTS = _control_defaults()
+
+
+def _ctl(control: Any, name: str, default: Any = None) -> Any:
+    """A control value; when the control holds none, ``default`` (a show setting) or else the
+    parameter table's default (one truth for control defaults)."""
+    values = control if isinstance(control, Mapping) else (getattr(control, "values", None) or {})
+    if name in values:
+        return values[name]
+    return _DEFAULTS[name] if default is None else default
 
 
 def _count(control: Any, name: str) -> int:
@@ -230,8 +238,7 @@ def step(state: MotionState, features: FeatureFrame, control: Any, *, now_s: flo
     # onsets
     onset_strength, onset_t, pulse_dir = w.onset_strength, w.onset_t, w.pulse_dir
     if new_onsets > 0:
-        strength = float(features.onset)
-        onset_strength = min(strength, 1.0) if strength > 0.05 else 0.5   # the onset hop itself was skipped
+        onset_strength = new_onset_strength(features)
         onset_t = features.last_onset_t if features.last_onset_t >= 0 else features.t
         pulse_dir = _direction(features.onset_count, w.pulse_dir)
 
@@ -240,14 +247,14 @@ def step(state: MotionState, features: FeatureFrame, control: Any, *, now_s: flo
                 chroma=chroma, onset_strength=onset_strength, onset_t=onset_t, pulse_dir=pulse_dir)
 
     # freeze: hold the last picture; control presses wait for the release
-    if _ctl(control, "freeze", False) and w.last_control is not None:
+    if _ctl(control, "freeze") and w.last_control is not None:
         w.update(needs_anchor=True)
         return w.freeze(), replace(w.last_control, t=now_s)
 
     chroma_on = bool(_ctl(control, "chroma_select", config.chroma_select))
     dominant = int(np.argmax(chroma)) if float(chroma.max()) > 0.05 else -1
     n_change = int(_ctl(control, "beats_per_change", config.beats_per_change))
-    m = _speed_multiplier(float(_ctl(control, "speed", 1.0)), energy, config)
+    m = _speed_multiplier(float(_ctl(control, "speed")), energy, config)
     seg_beats = max(n_change / m, 0.125) if m > 0 else w.seg_beats
 
     def next_entry(current: int) -> int:
@@ -324,15 +331,15 @@ def step(state: MotionState, features: FeatureFrame, control: Any, *, now_s: flo
     if switched:
         b = a                      # bank size may differ: show entry a of the new bank this frame
     ctl = GenControl(bank=w.bank_name, entry_a=a, entry_b=b, alpha=alpha if a != b else 0.0,
-                     pulse=pulse, pulse_dir=w.pulse_dir, steps=int(_ctl(control, "gen.steps", 1)),
-                     seed=0, feedback=float(_ctl(control, "gen.feedback", 0.0)), t=now_s)
+                     pulse=pulse, pulse_dir=w.pulse_dir, steps=int(_ctl(control, "gen.steps")),
+                     seed=0, feedback=float(_ctl(control, "gen.feedback")), t=now_s)
     w.update(last_control=ctl)
     return w.freeze(), ctl
 
 
 def _start(w: "_Work", features: FeatureFrame, control: Any, now_s: float, names: list[str]) -> None:
     """First step: remember the counters as they are (old presses and beats do not fire)."""
-    idx = min(max(int(_ctl(control, "bank.select", 0)), 0), len(names) - 1)
+    idx = min(max(int(_ctl(control, "bank.select")), 0), len(names) - 1)
     w.update(
         started=True, bank_index=idx, bank_name=names[idx], last_now_s=now_s,
         beat_count=features.beat_count, onset_count=features.onset_count, bar_phase=features.bar_phase,
@@ -345,8 +352,8 @@ def _start(w: "_Work", features: FeatureFrame, control: Any, now_s: float, names
 def _bank_requests(w: "_Work", control: Any, n_banks: int) -> None:
     sel, nxt, prv = _count(control, "bank.select"), _count(control, "bank.next"), _count(control, "bank.prev")
     pending = w.pending_bank
-    if sel != w.bank_select_count and 0 <= int(_ctl(control, "bank.select", 0)) < n_banks:
-        pending = int(_ctl(control, "bank.select", 0))      # a bank that is not loaded is ignored
+    if sel != w.bank_select_count and 0 <= int(_ctl(control, "bank.select")) < n_banks:
+        pending = int(_ctl(control, "bank.select"))      # a bank that is not loaded is ignored
     moves = (nxt - w.bank_next_count) - (prv - w.bank_prev_count)
     if moves:
         pending = (pending if pending >= 0 else w.bank_index) + moves

@@ -112,27 +112,11 @@ def analyze(samples: np.ndarray, *, sample_rate_hz: int, config, manual_bpm: flo
 
     ``manual_bpm`` > 0 sets the analyzer's manual tempo first (the ``bpm`` control, as on stage).
     """
-    from live.features import Analyzer
+    from live.features import analyze_array
 
-    an = Analyzer(sample_rate_hz=sample_rate_hz, config=config)
-    if manual_bpm and manual_bpm > 0:
-        an.set_manual_bpm(float(manual_bpm))
-    hop = an.hop_size
-    x = np.ascontiguousarray(samples, dtype=np.float32)
-    n_hops = -(-x.size // hop)
-    buf = np.zeros(hop, dtype=np.float32)
-    frames: list[FeatureFrame] = []
-    bar = _bar(n_hops, "analyze", progress)
-    for i in range(n_hops):
-        chunk = x[i * hop:(i + 1) * hop]
-        if chunk.size < hop:
-            buf[:chunk.size] = chunk
-            chunk = buf
-        frames.append(an.process(chunk))
-        if bar is not None and i % 512 == 511:
-            bar.update(512)
-    if bar is not None:
-        bar.close()
+    result = analyze_array(samples, sample_rate_hz=sample_rate_hz, config=config, manual_bpm=manual_bpm,
+                           progress=progress)
+    frames = result.frames
     # bar/beat numbers from the downbeat as the analyzer has settled it at the end of the file
     # (a deliverable wants one consistent grid; the causal estimate may move in the first bars)
     last = next((f for f in reversed(frames) if f.beat_count > 0), None)
@@ -152,12 +136,9 @@ def analyze(samples: np.ndarray, *, sample_rate_hz: int, config, manual_bpm: flo
             onset_seen = f.onset_count
             if f.last_onset_t >= 0:
                 delays.append(f.t - f.last_onset_t)
-    tempo = [f for f in frames if f.bpm > 0]
     return Analysis(frames=frames, frame_t=np.fromiter((f.t for f in frames), np.float64, len(frames)),
-                    duration_s=x.size / sample_rate_hz, sample_rate_hz=sample_rate_hz, beats=beats,
-                    bpm=float(np.median([f.bpm for f in tempo])) if tempo else 0.0,
-                    bpm_confidence=float(np.median([f.bpm_confidence for f in tempo])) if tempo else 0.0,
-                    beats_per_bar=bpb,
+                    duration_s=result.duration_s, sample_rate_hz=sample_rate_hz, beats=beats,
+                    bpm=result.bpm, bpm_confidence=result.bpm_confidence, beats_per_bar=bpb,
                     onset_report_delays_s=np.asarray(delays, dtype=np.float64))
 
 

@@ -17,11 +17,7 @@ from typing import Mapping, Optional
 import numpy as np
 
 from live.control.params import PARAMS
-from live.types import FeatureFrame
-
-SKIPPED_ONSET_STRENGTH = 0.8
-"""Strength an onset shows with when the hop that counted it reports strength 0 (the renderer
-saw the count move but not the peak). One truth: motion's pulse uses the same value."""
+from live.types import SKIPPED_ONSET_STRENGTH, FeatureFrame, new_onset_strength  # noqa: F401
 
 CHROMA_TAU_S = 0.3      # smoothing of the chroma direction (u_chroma_vec)
 CENTROID_TAU_S = 0.25   # smoothing of the normalised centroid (u_centroid_norm)
@@ -81,7 +77,7 @@ def uniform_values(state: UniformState, f: FeatureFrame, controls: Mapping[str, 
     latch, count = state.onset_latch, state.onset_count
     if f.onset_count != count:
         if count >= 0 or f.onset_count > 0:
-            latch = f.onset if f.onset > 0 else SKIPPED_ONSET_STRENGTH
+            latch = new_onset_strength(f)
         count = f.onset_count
     elif f.onset > latch:
         latch = f.onset
