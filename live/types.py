@@ -94,6 +94,81 @@ def new_onset_strength(f: FeatureFrame) -> float:
     return min(float(f.onset), 1.0) if f.onset > 0.05 else SKIPPED_ONSET_STRENGTH
 
 
+TEMPO_SOURCES: tuple[str, ...] = ("manual", "tap", "link", "midi", "tracker")
+"""Names of the tempo sources, in the default precedence (first wins while it is live)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """Where the beat and the bar are, published by ``live.clock`` (one per analysis hop).
+
+    ``position`` is the clock's own continuous beat count (beats since it started; an integer
+    is a beat). It never jumps: when the tempo source changes, the clock glides onto the new
+    source's phase. ``beat_count`` and ``downbeat_count`` only grow. ``next_beat_t`` is the
+    audio time of the next beat on the current grid, for scheduling; :meth:`ahead` gives the
+    state a little later on the same grid (what the eye should see once the picture arrives).
+    """
+
+    t: float = 0.0                 # audio clock, s: the time this state is for
+    bpm: float = 0.0               # 0 while no tempo has ever been known
+    confidence: float = 0.0        # 0..1 (the source's own; 0 while free-running)
+    source: str = "none"           # manual | tap | link | midi | tracker | none (free-running)
+    beat_count: int = 0            # monotonic count of beats
+    last_beat_t: float = -1.0      # audio time of the latest beat, -1 if none yet
+    beat_phase: float = 0.0        # 0..1 position within the current beat
+    bar_phase: float = 0.0         # 0..1 position within the current bar
+    beats_per_bar: int = 4
+    downbeat_count: int = 0        # monotonic count of bar starts
+    next_beat_t: float = -1.0      # audio time of the next beat, -1 while no tempo
+    playing: bool = True           # False while the source's transport is stopped (phase held)
+    position: float = 0.0          # continuous beat position (beat_count + beat_phase on this grid)
+    bar_offset: float = 0.0        # positions p with (p - bar_offset) % beats_per_bar == 0 are downbeats
+
+    def ahead(self, dt_s: float) -> "Beat":
+        """The state ``dt_s`` seconds later on this grid (same tempo), counters included.
+
+        Beat-locked effects read ``beat.ahead(eye_delay)`` so that a flash drawn now reaches
+        the eye on the beat rather than one pipeline-latency after it.
+        """
+        if dt_s == 0.0 or self.bpm <= 0.0 or not self.playing:
+            return self if dt_s == 0.0 else _replace(self, t=self.t + dt_s)
+        spb = 60.0 / self.bpm
+        pos = self.position + dt_s / spb
+        t = self.t + dt_s
+        return beat_at_position(t, pos, bpm=self.bpm, confidence=self.confidence, source=self.source,
+                                beats_per_bar=self.beats_per_bar, bar_offset=self.bar_offset,
+                                playing=True, beat_count=self.beat_count,
+                                downbeat_count=self.downbeat_count)
+
+
+def _replace(obj, **changes):
+    import dataclasses
+    return dataclasses.replace(obj, **changes)
+
+
+def beat_at_position(t: float, position: float, *, bpm: float, confidence: float, source: str,
+                     beats_per_bar: int, bar_offset: float, playing: bool, beat_count: int = 0,
+                     downbeat_count: int = 0) -> Beat:
+    """A :class:`Beat` for grid ``position`` at audio time ``t`` (counters never go back)."""
+    import math
+    bpb = max(int(beats_per_bar), 1)
+    fl = math.floor(position)
+    phase = position - fl
+    bars = (position - bar_offset) / bpb
+    bar_fl = math.floor(bars)
+    if bpm > 0.0:
+        spb = 60.0 / bpm
+        last_beat_t = t - phase * spb
+        next_beat_t = t + (1.0 - phase) * spb
+    else:
+        last_beat_t = next_beat_t = -1.0
+    return Beat(t=t, bpm=bpm, confidence=confidence, source=source,
+                beat_count=max(int(beat_count), int(fl)), last_beat_t=last_beat_t if fl >= 0 else -1.0,
+                beat_phase=phase, bar_phase=bars - bar_fl, beats_per_bar=bpb,
+                downbeat_count=max(int(downbeat_count), int(bar_fl)), next_beat_t=next_beat_t,
+                playing=playing, position=position, bar_offset=bar_offset)
+
+
 @dataclass(frozen=True, slots=True)
 class GenControl:
     """Where in latent space the generator should be, produced by ``live.motion``.
