@@ -406,6 +406,41 @@ class OscConfig:
     bands_hz: float = setting(30.0, lo=0.0, lo_open=True, hi=1000.0)  # OSC out: /live/bands rate limit
 
 
+TEMPO_SOURCES = ("manual", "tap", "link", "midi", "tracker")
+"""The tempo sources (``live.clock``), in the default precedence: the first one live wins."""
+MIDI_APIS = ("auto", "alsa", "jack")
+
+
+def _tempo_source_problem(v: Any) -> str | None:
+    return None if v in TEMPO_SOURCES else f"is not a tempo source ({', '.join(TEMPO_SOURCES)})"
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    precedence: tuple = setting(TEMPO_SOURCES, min_len=1, check=_tempo_source_problem,
+                                expect="tempo source names, each once")  # first live source wins
+    glide: float = setting(0.25, lo=0.05, hi=0.9)   # hand-over: the beat runs at most this much fast/slow until phases agree
+    link: bool = False               # join an Ableton Link session (optional extra latent-live[link], GPL)
+    link_lead: bool = False          # push our tempo and phase (tracker / tap / manual) into the session
+    link_start_stop: bool = False    # follow the session's start/stop (hold the beat while stopped)
+    midi_clock: str = ""             # MIDI input (name or part of it) sending MIDI clock; "" = off
+    midi_api: str = setting("auto", choices=MIDI_APIS)  # python-rtmidi API (jack where there is no ALSA sequencer)
+    midi_timeout_s: float = setting(0.5, lo=0.05, hi=10.0)  # no clock pulse this long: MIDI clock is silent
+    audio_latency_ms: float = setting(0.0, lo=0.0, hi=2000.0)   # sound in the room -> analyzer (input buffering)
+    render_latency_ms: float = setting(0.0, lo=0.0, hi=2000.0)  # frame drawn -> light at the eye (GPU, display, projector, LED processor)
+    compensate: bool = True          # beat-locked effects read the beat that will be true when the picture is seen
+
+
+@dataclass(frozen=True)
+class OutputsConfig:
+    ndi: str = ""                    # NDI source name to publish the picture under; "" = off (--ndi NAME)
+    ndi_width: int = setting(0, lo=16, hi=8192, off=0, means="the render size")
+    ndi_height: int = setting(0, lo=16, hi=8192, off=0, means="the render size")
+    ndi_fps: float = setting(0.0, lo=1.0, hi=240.0, off=0.0, means="every frame drawn")
+    v4l2: str = ""                   # v4l2loopback device for a virtual camera (/dev/videoN, or "auto"); "" = off
+    v4l2_fps: float = setting(30.0, lo=1.0, hi=240.0)
+
+
 @dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -414,13 +449,16 @@ class Config:
     gen: GenConfig = field(default_factory=GenConfig)
     render: RenderConfig = field(default_factory=RenderConfig)
     osc: OscConfig = field(default_factory=OscConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
     controls: Mapping[str, Any] = field(default_factory=dict)   # initial control values by name
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> control values
 
 
 _FREE_SECTIONS = ("controls", "presets")
 _SECTIONS = {"audio": AudioConfig, "features": FeaturesConfig, "motion": MotionConfig,
-             "gen": GenConfig, "render": RenderConfig, "osc": OscConfig}
+             "gen": GenConfig, "render": RenderConfig, "osc": OscConfig, "clock": ClockConfig,
+             "outputs": OutputsConfig}
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:

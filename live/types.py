@@ -94,10 +94,6 @@ def new_onset_strength(f: FeatureFrame) -> float:
     return min(float(f.onset), 1.0) if f.onset > 0.05 else SKIPPED_ONSET_STRENGTH
 
 
-TEMPO_SOURCES: tuple[str, ...] = ("manual", "tap", "link", "midi", "tracker")
-"""Names of the tempo sources, in the default precedence (first wins while it is live)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Beat:
     """Where the beat and the bar are, published by ``live.clock`` (one per analysis hop).

@@ -24,10 +24,19 @@ once per hop with the audio time. Tests drive it with known answers.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
-from live.types import TEMPO_SOURCES, Beat, FeatureFrame, beat_at_position
+from live.config import TEMPO_SOURCES
+from live.types import Beat, FeatureFrame, beat_at_position
+
+
+def host_now() -> float:
+    """The host clock the DJ's clocks are timed on, in seconds: Ableton Link's own clock
+    (``CLOCK_MONOTONIC_RAW`` on Linux), also used to time MIDI clock pulses."""
+    clk = getattr(time, "CLOCK_MONOTONIC_RAW", None)
+    return time.clock_gettime(clk) if clk is not None else time.monotonic()
 
 
 @dataclass(frozen=True, slots=True)
