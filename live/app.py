@@ -44,18 +44,21 @@ log = logging.getLogger("live.app")
 class AnalysisWorker(threading.Thread):
     """Reads hops from the source, runs the analyzer, publishes the newest FeatureFrame.
 
-    Tap tempo and manual BPM requests from the control state are forwarded to the analyzer
-    here, on the analysis thread, because aubio objects are not thread-safe.
+    With a show clock (:class:`live.clock.show.ShowClock`) the beat of every published frame is
+    the clock's (tracker, tap, manual BPM, Link, MIDI clock by precedence) and taps and manual
+    BPM go to the clock; without one they go to the analyzer, here on the analysis thread,
+    because aubio objects are not thread-safe.
     """
 
     def __init__(self, source, analyzer, features: Latest, telemetry: Telemetry, *,
-                 control_store=None, stop: threading.Event):
+                 control_store=None, stop: threading.Event, clock=None):
         super().__init__(name="analysis", daemon=True)
         self.source = source
         self.analyzer = analyzer
         self.features = features
         self.telemetry = telemetry
         self.control_store = control_store
+        self.clock = clock
         self.stop_event = stop
         self.finished = threading.Event()
         self.error: Optional[BaseException] = None
@@ -68,6 +71,13 @@ class AnalysisWorker(threading.Thread):
         wall0, audio0 = self.clock_anchor
         return audio0 + (wall_s - wall0)
 
+    def host_of_audio(self, t_audio: float) -> float:
+        """Audio time -> the host clock Link and MIDI clock are timed on (when the hop that
+        ends at ``t_audio`` reached the analyzer; the clock subtracts the input latency)."""
+        from live.clock.tempo import host_now
+        wall0, audio0 = self.clock_anchor
+        return host_now() - time.monotonic() + wall0 + (t_audio - audio0)
+
     def _forward_control(self) -> None:
         store = self.control_store
         if store is None:
@@ -76,12 +86,17 @@ class AnalysisWorker(threading.Thread):
         if state.tap_count != self._tap_seen:
             new = state.tap_count - self._tap_seen
             for wall in state.tap_times[-new:]:
-                self.analyzer.tap(t_s=self.audio_time_of(wall))
+                if self.clock is not None:
+                    self.clock.tap(self.audio_time_of(wall))
+                else:
+                    self.analyzer.tap(t_s=self.audio_time_of(wall))
             self._tap_seen = state.tap_count
         # every /live/bpm message counts, so a second "0" after tapping still releases
         if state.bpm_count != self._bpm_seen:
             bpm = float(state.values["bpm"])
-            if bpm > 0:
+            if self.clock is not None:
+                self.clock.set_bpm(min(max(bpm, 20.0), 400.0) if bpm > 0 else None)
+            elif bpm > 0:
                 # the OSC range (0..300) is wider at the bottom than the analyzer's 20..400
                 self.analyzer.set_manual_bpm(min(max(bpm, 20.0), 400.0))
             else:  # 0 releases manual and tap tempo to the tracker
@@ -105,8 +120,11 @@ class AnalysisWorker(threading.Thread):
                     self.telemetry.note(f"control value not applied to the analyzer: {exc}")
                 t0 = time.perf_counter()
                 frame = self.analyzer.process(hop)
-                self.telemetry.analysis_ms.add((time.perf_counter() - t0) * 1e3)
                 self.clock_anchor = (time.monotonic(), frame.t)
+                if self.clock is not None:
+                    from live.clock.show import with_beat
+                    frame = with_beat(frame, self.clock.update(frame))
+                self.telemetry.analysis_ms.add((time.perf_counter() - t0) * 1e3)
                 self.features.publish(frame)
         except BaseException as exc:  # keep the show on screen; report
             self.error = exc
@@ -145,6 +163,8 @@ class GeneratorWorker(threading.Thread):
         self.generation = generation
         self.abandoned = False
         self.error: Optional[BaseException] = None
+        # (features, extra seconds) -> features whose beat is the one true when its frame is seen
+        self.beat_for_eye: Optional[Callable[[FeatureFrame, float], FeatureFrame]] = None
         self.busy_since: Optional[float] = None
         self.active_bank: Optional[str] = None
         self.last_control: Optional[GenControl] = None
@@ -169,6 +189,9 @@ class GeneratorWorker(threading.Thread):
                 time.sleep(wait)
             last = time.monotonic()
             features = self.features.get() or SILENT_FRAME
+            if self.beat_for_eye is not None:     # keyframes land on the beat when they are seen
+                features = self.beat_for_eye(features, self.telemetry.gen_ms.percentile(50) / 1e3
+                                             if self.telemetry.gen_ms.count else 0.0)
             state = self.control_store.state
             bank_size = len(self.banks[self.active_bank].latents) if self.active_bank in self.banks else 1
             try:
@@ -264,6 +287,7 @@ class Show:
         self.generator = None
         self.gen_worker: Optional[GeneratorWorker] = None
         self.analysis: Optional[AnalysisWorker] = None
+        self.clock = None                 # live.clock.show.ShowClock, built in start()
         self.banks: dict = {}
         self._generation = 0
         self._started = False
@@ -295,6 +319,13 @@ class Show:
                 raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
                                 "or rehearse with a file: --audio track.wav") from None
         self.analyzer = Analyzer(sample_rate_hz=self._source.sample_rate_hz, config=cfg.features)
+        # the DJ's clock: tracker, tap, manual BPM, Link, MIDI clock by precedence
+        from live.clock.show import ShowClock
+        try:
+            self.clock = ShowClock.from_config(
+                cfg, host_of_audio=lambda t: self.analysis.host_of_audio(t) if self.analysis else t)
+        except (RuntimeError, ValueError) as exc:
+            raise ShowError(f"clock: {exc}") from None
 
         # banks and generator
         self.banks = load_banks(cfg.gen.banks, self.telemetry)
@@ -310,8 +341,12 @@ class Show:
         audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
         try:
             self.sinks = make_sinks(cfg.render, size=self.renderer.size, record=self.record_path,
-                                    audio_path=audio_path)
+                                    audio_path=audio_path, outputs=cfg.outputs)
         except RecorderError as exc:
+            raise ShowError(str(exc)) from None
+        except RuntimeError as exc:               # NDI / virtual camera could not start
+            for sink in self.sinks:
+                sink.close()
             raise ShowError(str(exc)) from None
         for sink in self.sinks:
             self.renderer.add_sink(sink)
@@ -333,7 +368,7 @@ class Show:
 
         # threads
         self.analysis = AnalysisWorker(self._source, self.analyzer, self.features, self.telemetry,
-                                       control_store=self.store, stop=self.stop_event)
+                                       control_store=self.store, stop=self.stop_event, clock=self.clock)
         self._start_generator_worker(self.generator)
         from live.audio import AudioError
         try:
@@ -384,8 +419,23 @@ class Show:
                                  initial_motion_state=state, stop=self.stop_event,
                                  max_fps=self.cfg.gen.max_fps, generation=self._generation)
         worker.active_bank = active
+        worker.beat_for_eye = self._beat_for_eye
         self.gen_worker = worker
         worker.start()
+
+    def _beat_for_eye(self, feats: FeatureFrame, extra_s: float = 0.0, *,
+                      now_audio_s: Optional[float] = None) -> FeatureFrame:
+        """``feats`` with the clock's beat as it will be when a picture made now is seen: the
+        sound-to-eye delay (clock.audio_latency_ms + render_latency_ms) plus ``extra_s`` (the
+        generator's own time). Beat flashes, bar cuts and keyframe arrivals read this; onsets
+        are not predictable and stay as they are."""
+        clock = self.clock
+        beat = clock.latest.get() if clock is not None else None
+        if beat is None or beat.bpm <= 0.0 or not clock.compensate:
+            return feats
+        from live.clock.show import with_beat
+        now = feats.t if now_audio_s is None else now_audio_s
+        return with_beat(feats, clock.for_eye(beat, now_audio_s=now + extra_s))
 
     # -- supervision --------------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -459,7 +509,8 @@ class Show:
                 state = self.store.state
                 r.hud_visible = bool(state.values.get("hud", True))
                 hud = HudInfo(**self._hud_fields(feats)) if r.hud_visible else None
-                r.draw(feats, renderer_controls(state), time_s=time_s, hud=hud)
+                r.draw(self._beat_for_eye(feats, now_audio_s=time_s), renderer_controls(state),
+                       time_s=time_s, hud=hud)
                 if self.osc_out is not None:
                     self.osc_out.send_features(feats)
                     if now - last_status > 1.0:
@@ -566,6 +617,7 @@ class Show:
             lambda: self.renderer and self.renderer.flush_capture(),
             *[(lambda s=s: s.close()) for s in self.sinks],
             lambda: self.osc_server and self.osc_server.close(),
+            lambda: self.clock and self.clock.close(),
             lambda: self.generator and self.generator.close(),
             lambda: self.renderer and self.renderer.close(),
             lambda: self._source and self._source.close(),

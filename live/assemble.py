@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from live.config import GenConfig, RenderConfig
+from live.config import GenConfig, OutputsConfig, RenderConfig
 from live.data import find_data, resolve_data_path
 from live.telemetry import Telemetry
 
@@ -171,22 +171,37 @@ def make_renderer(r: RenderConfig, *, offline: bool = False, factory: Optional[C
 
 
 def make_sinks(r: RenderConfig, *, size: tuple[int, int], record: str = "", audio_path=None,
-               fps: Optional[float] = None, offline: bool = False, audio_start_s: float = 0.0) -> list:
-    """The frame sinks of a show or render: the recording when there is one (more to come:
-    NDI, virtual camera, preview). Live: ``min(render.fps, render.record_fps)`` frames per
-    second, the live preset, dropping frames rather than waiting; offline: every frame at
-    ``fps`` (``block=True``). RecorderError when a sink cannot start."""
+               fps: Optional[float] = None, offline: bool = False, audio_start_s: float = 0.0,
+               outputs: Optional[OutputsConfig] = None) -> list:
+    """The frame sinks of a show or render: the recording when there is one, NDI and the
+    virtual camera when ``outputs`` asks for them (live only). Live: the recording at
+    ``min(render.fps, render.record_fps)`` frames per second, the live preset, dropping frames
+    rather than waiting; offline: every frame at ``fps`` (``block=True``). RecorderError when
+    the recording cannot start, RuntimeError (naming the fix) when NDI or the virtual camera
+    cannot; whatever was opened before is closed again."""
     from live.outputs.recorder import Recorder
 
-    sinks = []
-    path = record if offline else (record or r.record)
-    if path:
+    sinks: list = []
+    try:
+        path = record if offline else (record or r.record)
         w, h = size
-        if offline:
-            sinks.append(Recorder(path, width=w, height=h, fps=float(fps), audio_path=audio_path,
-                                  audio_start_s=audio_start_s, block=True))
-        else:
-            sinks.append(Recorder(path, width=w, height=h, fps=min(r.fps, r.record_fps),
-                                  audio_path=audio_path, preset=r.record_preset))
+        if path:
+            if offline:
+                sinks.append(Recorder(path, width=w, height=h, fps=float(fps), audio_path=audio_path,
+                                      audio_start_s=audio_start_s, block=True))
+            else:
+                sinks.append(Recorder(path, width=w, height=h, fps=min(r.fps, r.record_fps),
+                                      audio_path=audio_path, preset=r.record_preset))
+        o = outputs
+        if o is not None and not offline and o.ndi:
+            from live.outputs.ndi import NdiSink
+            out_size = (o.ndi_width or w, o.ndi_height or h)
+            sinks.append(NdiSink(o.ndi, width=w, height=h, out_size=out_size, fps=o.ndi_fps))
+        if o is not None and not offline and o.v4l2:
+            from live.outputs.vcam import VirtualCameraSink
+            sinks.append(VirtualCameraSink(o.v4l2, width=w, height=h, fps=min(r.fps, o.v4l2_fps)))
+    except BaseException:
+        for s in sinks:
+            s.close()
+        raise
     return sinks
-

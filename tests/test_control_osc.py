@@ -193,6 +193,7 @@ def test_osc_out_sends_every_beat_even_when_frames_are_skipped():
     assert len(onsets) == 4 and onsets[0].params[0] == pytest.approx(0.8)
     bpms = [m.params[0] for m in msgs if m.address == "/live/bpm"]
     assert bpms == [120.0]                     # sent once, when it changed
+    assert [m.params for m in msgs if m.address == "/live/tempo_source"] == [["none"]]
     bands = [m.params for m in msgs if m.address == "/live/bands"]
     assert len(bands) == 27 and bands[0] == [0.5, 0.25, 0.125]   # 7 frames apart > 1/30 s: each sent
     every = OscOut([f"127.0.0.1:{rx.getsockname()[1]}"], bands_hz=30.0)
@@ -218,3 +219,14 @@ def test_osc_out_never_raises_on_network_errors():
     out.close()
     out.send_features(FeatureFrame(t=99.0, beat_count=99))   # closed socket: counted, not raised
     assert out.errors > 0
+
+
+def test_osc_out_names_the_tempo_source_when_it_changes():
+    rx = receiver()
+    out = OscOut([f"127.0.0.1:{rx.getsockname()[1]}"])
+    for src in ("tracker", "tracker", "link", "link", "tracker"):
+        out.send_features(FeatureFrame(t=0.0, bpm=120.0, tempo_source=src))
+    got = [m.params[0] for m in drain(rx) if m.address == "/live/tempo_source"]
+    assert got == ["tracker", "link", "tracker"]
+    out.close()
+    rx.close()

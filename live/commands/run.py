@@ -34,6 +34,11 @@ def register(sub) -> None:
     p.add_argument("--osc-host", help="OSC listen address (default 127.0.0.1; 0.0.0.0 for a desk on the network)")
     p.add_argument("--osc-allow", action="append", metavar="ADDR", help="only these sender addresses may steer (repeatable)")
     p.add_argument("--osc-out", action="append", metavar="HOST:PORT", help="send /live/beat, /live/bpm, /live/bands to this target (repeatable)")
+    p.add_argument("--ndi", metavar="NAME", help="publish the picture as the NDI source NAME (optional extra latent-live[ndi]; size/rate: outputs.ndi_width, ndi_height, ndi_fps)")
+    p.add_argument("--vcam", metavar="DEVICE", help="send the picture to a v4l2loopback virtual camera (/dev/videoN or auto)")
+    p.add_argument("--link", action="store_true", help="follow an Ableton Link session (optional extra latent-live[link])")
+    p.add_argument("--link-lead", action="store_true", help="lead the Link session with our tempo (tracker / tap / manual BPM)")
+    p.add_argument("--midi-clock", metavar="PORT", help="follow MIDI clock from this input (name or part of it)")
     p.add_argument("--loop", action="store_true", help="loop the audio file")
     p.add_argument("--no-playback", action="store_true", help="do not play the audio file through the speakers")
     p.add_argument("--list-params", action="store_true", help="print every OSC address and control, then exit")
@@ -71,6 +76,16 @@ def overrides_from_args(args) -> list[str]:
         sets.append("osc.allow=" + json.dumps(list(args.osc_allow)))
     if getattr(args, "osc_out", None):
         sets.append("osc.targets=" + json.dumps(list(args.osc_out)))
+    if getattr(args, "ndi", None):
+        sets.append(f"outputs.ndi={args.ndi}")
+    if getattr(args, "vcam", None):
+        sets.append(f"outputs.v4l2={args.vcam}")
+    if getattr(args, "link", False):
+        sets.append("clock.link=true")
+    if getattr(args, "link_lead", False):
+        sets.append("clock.link_lead=true")
+    if getattr(args, "midi_clock", None):
+        sets.append(f"clock.midi_clock={args.midi_clock}")
     if getattr(args, "loop", False):
         sets.append("audio.loop=true")
     if getattr(args, "no_playback", False):

@@ -320,6 +320,7 @@ class OscOut:
         self._beat: Optional[int] = None
         self._onset: Optional[int] = None
         self._bpm = -1.0
+        self._source = ""
         self._bands_t = -1e9
 
     def _send(self, dgram: bytes) -> None:
@@ -333,7 +334,7 @@ class OscOut:
     def send_features(self, frame: FeatureFrame) -> None:
         """Send what is new in ``frame`` since the last call: ``/live/beat i`` once per beat
         counted, ``/live/onset f`` on a new onset, ``/live/bpm f`` when the tempo moved by
-        0.05 or more, ``/live/bands fff`` when ``1/bands_hz`` of audio time has passed."""
+        0.05 or more, ``/live/tempo_source s`` when another tempo source takes over, ``/live/bands fff`` when ``1/bands_hz`` of audio time has passed."""
         if not self.targets:
             return
         if self._beat is None or frame.beat_count < self._beat:   # first call, or the analyzer restarted
@@ -350,6 +351,9 @@ class OscOut:
         if abs(frame.bpm - self._bpm) >= 0.05:
             self._send(_msg("/live/bpm", float(frame.bpm)))
             self._bpm = frame.bpm
+        if frame.tempo_source != self._source:      # who sets the tempo: tracker, tap, link, midi ...
+            self._send(_msg("/live/tempo_source", str(frame.tempo_source)))
+            self._source = frame.tempo_source
         if frame.t - self._bands_t >= self.bands_interval_s - 1e-6 or frame.t < self._bands_t:
             self._send(_msg("/live/bands", float(frame.bass), float(frame.mid), float(frame.treble)))
             self._bands_t = frame.t
