@@ -17,15 +17,13 @@ library under mido) and hands every message, with its time, to a parser.
   makes the source silent, and the tempo clock hands over to the next source.
 
 Pulse times: python-rtmidi gives each message the time since the previous one as measured by
-the MIDI API (JACK: sample-accurate; ALSA: the sequencer's timestamps). The time used is that
-chain of deltas pulled slowly towards the arrival times (so it cannot drift), never later than
-the arrival itself.
+the MIDI API (JACK: from its frame clock; ALSA: the sequencer's timestamps). The time used is
+that chain of deltas, placed on the host clock by the smallest lag between the chain and the
+moments the messages were polled, so neither polling late nor a loaded machine moves a pulse.
 """
 from __future__ import annotations
 
-import collections
 import math
-import threading
 from typing import Callable, Optional
 
 import numpy as np
@@ -215,14 +213,18 @@ class MidiClockInput:
     """A MIDI input port feeding a :class:`MidiClockParser` (the tempo source ``midi``).
 
     ``port`` is a name or part of one (case-insensitive); ``host_of_audio`` maps the show's
-    audio clock onto the host clock :func:`~live.clock.tempo.host_now` (identity in tests). The rtmidi callback only
-    appends to a queue; :meth:`reading`, on the analysis thread, parses.
+    audio clock onto the host clock :func:`~live.clock.tempo.host_now` (identity in tests).
+    The port is polled from :meth:`reading` on the analysis thread (no Python callback in the
+    MIDI API's own thread: with JACK that thread can deadlock against a client opening or
+    closing). Polling late costs nothing in timing: each message's time is the chain of the
+    API's own deltas, placed on the host clock by the smallest lag seen between that chain and
+    the poll times (which may only grow slowly, to follow drift between the two clocks).
     """
 
     def __init__(self, port: str, *, api: str = "auto", beats_per_bar: int = 4,
                  host_of_audio: Optional[Callable[[float], float]] = None,
                  parser: Optional[MidiClockParser] = None, clock: Callable[[], float] = host_now,
-                 client_name: str = "latent-live clock"):
+                 client_name: str = "latent-live clock", drift: float = 1e-4):
         try:
             import rtmidi
         except ImportError as exc:
@@ -232,11 +234,11 @@ class MidiClockInput:
         self.parser = parser or MidiClockParser(beats_per_bar=beats_per_bar)
         self.host_of_audio = host_of_audio or (lambda t: t)
         self._clock = clock
-        self._queue: collections.deque = collections.deque(maxlen=4096)
-        self._lock = threading.Lock()
-        self._est: Optional[float] = None
+        self._drift = float(drift)         # s the lag estimate may grow per message
+        self._chain: Optional[float] = None
+        self._offset = math.inf
         try:
-            self._in = rtmidi.MidiIn(_rtmidi_api(api), client_name)
+            self._in = rtmidi.MidiIn(_rtmidi_api(api), client_name, queue_size_limit=4096)
         except Exception as exc:  # noqa: BLE001 - rtmidi raises its own SystemError subclasses
             raise RuntimeError(f"cannot open the MIDI system ({api}): {exc}. On Linux without the "
                                "ALSA sequencer (/dev/snd/seq), use clock.midi_api = \"jack\"") from exc
@@ -249,33 +251,32 @@ class MidiClockInput:
                                f"{', '.join(names) if names else '(none)'}")
         self.port_name = names[hits[0]]
         self._in.ignore_types(sysex=True, timing=False, active_sense=True)   # clock is 'timing'
-        self._in.set_callback(self._on_message)
         self._in.open_port(hits[0], "clock in")
 
-    def _on_message(self, event, _data=None) -> None:
-        """rtmidi's thread: time the message and queue it. Nothing else."""
-        msg, delta = event
-        now = self._clock()
-        est = self._est
-        if est is None or delta <= 0.0:
-            est = now
-        else:
-            expect = est + delta
-            est = min(now, expect + 0.05 * (now - expect))
-        self._est = est
-        self._queue.append((msg, est))
+    def poll(self) -> int:
+        """Take every queued message into the parser; returns how many."""
+        batch = []
+        while True:
+            ev = self._in.get_message()
+            if not ev:
+                break
+            msg, delta = ev
+            self._chain = 0.0 if self._chain is None else self._chain + max(float(delta), 0.0)
+            batch.append((msg, self._chain))
+        if not batch:
+            return 0
+        # the newest message arrived before now: the tightest bound on the chain's offset
+        self._offset = min(self._offset + self._drift * len(batch), self._clock() - batch[-1][1])
+        for msg, c in batch:
+            self.parser.feed(msg, c + self._offset)
+        return len(batch)
 
     def reading(self, t_audio: float) -> Optional[Reading]:
-        with self._lock:
-            q = self._queue
-            while q:
-                msg, t = q.popleft()
-                self.parser.feed(msg, t)
-            return self.parser.reading(self.host_of_audio(t_audio))
+        self.poll()
+        return self.parser.reading(self.host_of_audio(t_audio))
 
     def close(self) -> None:
         try:
-            self._in.cancel_callback()
             self._in.close_port()
             self._in.delete()
         except Exception:  # noqa: BLE001
