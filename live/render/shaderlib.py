@@ -9,7 +9,9 @@ A shader file (``NAME.glsl``) holds one pass. Layout::
     //--- fragment
     in vec2 v_uv; out vec4 f_color; void main() { ... }
 
-A file without markers is a fragment shader. Files written for moderngl-window's
+A file without markers is a fragment shader. ``#include "other.glsl"`` on a line of its own
+pastes that file in (looked up beside the including file, then in the shader folders; each
+file at most once per program, so two passes may share a library without guards). Files written for moderngl-window's
 convention (``#if defined VERTEX_SHADER`` / ``FRAGMENT_SHADER``) work too: the file is
 compiled twice with that name defined. Only the standard library is imported here;
 compiling takes a moderngl context passed in.
@@ -52,6 +54,7 @@ void main() {
 }
 """
 
+_INCLUDE = re.compile(r'^[ \t]*#include[ \t]+"([^"\n]+)"[ \t]*$', re.MULTILINE)
 _MARKER = re.compile(r"^[ \t]*//---[ \t]*(vertex|fragment)[ \t]*$", re.MULTILINE | re.IGNORECASE)
 _VERSION = re.compile(r"^[ \t]*#version[^\n]*\n?", re.MULTILINE)
 
@@ -109,6 +112,32 @@ def split_source(text: str) -> tuple[str, str]:
     return f"{version}\n{common}\n{vertex}", f"{version}\n{common}\n{sections['fragment']}"
 
 
+def expand_includes(text: str, path: Path, dirs: Sequence[Path], _seen: set | None = None) -> str:
+    """Replace each ``#include "file.glsl"`` line with that file's text (recursively; a file
+    already pasted into this program is skipped). Looked up beside ``path``, then in ``dirs``."""
+    seen = set() if _seen is None else _seen
+    seen.add(path.resolve())
+
+    def paste(m: re.Match) -> str:
+        rel = m.group(1)
+        for d in (path.parent, *dirs):
+            cand = (d / rel)
+            if cand.is_file():
+                break
+        else:
+            raise ShaderError(f"{path.name}: #include \"{rel}\" not found beside it or in: "
+                              + ", ".join(str(d) for d in dirs))
+        if cand.resolve() in seen:
+            return f"// (#include \"{rel}\": already included)"
+        try:
+            inner = cand.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ShaderError(f"{cand}: cannot read: {exc}") from None
+        return f"// begin {rel}\n{expand_includes(inner, cand, dirs, seen)}\n// end {rel}"
+
+    return _INCLUDE.sub(paste, text)
+
+
 def load_source(name: str, dirs: Sequence[Path]) -> ShaderSource:
     path = find_shader(name, dirs)
     try:
@@ -116,6 +145,7 @@ def load_source(name: str, dirs: Sequence[Path]) -> ShaderSource:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ShaderError(f"{path}: cannot read: {exc}") from None
+    text = expand_includes(text, path, dirs)
     vertex, fragment = split_source(text)
     return ShaderSource(name=name, path=path, vertex=vertex, fragment=fragment, mtime_ns=mtime)
 
