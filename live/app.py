@@ -5,6 +5,8 @@ Threads (DESIGN.md, "Threads and hand-off"):
 - audio callback (inside the source): copies blocks into the ring buffer and returns;
 - ``analysis``: reads the ring hop by hop, publishes the newest :class:`FeatureFrame`;
 - ``osc``: the OSC server; handlers only validate and assign control values;
+- ``midi``: the MIDI controller (in, learn, LED feedback, replug); validate and assign only;
+- ``web``: the control surface and HTTP API (:mod:`live.surface`); validate and assign only;
 - ``generator``: newest features + controls -> motion -> generator -> newest :class:`Frame`;
 - main thread: OpenGL. Draws at display rate from the newest frame and features and never
   waits for the generator.
@@ -17,6 +19,7 @@ current one playing, and a lost sound device is the source's job (silence, then 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import threading
 import time
@@ -264,8 +267,9 @@ class Show:
     def __init__(self, cfg: Config, *, audio: str = "", duration_s: Optional[float] = None,
                  record: str = "", source=None, fps_cap: Optional[float] = None,
                  on_frame: Optional[Callable] = None, generator_factory: Optional[Callable] = None,
-                 renderer_factory: Optional[Callable] = None):
+                 renderer_factory: Optional[Callable] = None, config_path: Optional[str] = None):
         self.cfg = cfg
+        self.config_path = config_path     # the show file: presets and MIDI mappings are saved into it
         # name, **options -> Generator; tests inject failing backends here
         self.generator_factory = generator_factory
         self.renderer_factory = renderer_factory      # **options -> Renderer (tests)
@@ -284,6 +288,10 @@ class Show:
         self.recorder = None
         self.osc_server = None
         self.osc_out = None
+        self.midi = None
+        self.surface = None
+        self.preview = None
+        self.show_file = None
         self.generator = None
         self.gen_worker: Optional[GeneratorWorker] = None
         self.analysis: Optional[AnalysisWorker] = None
@@ -366,6 +374,9 @@ class Show:
             except ControlError as exc:
                 raise ShowError(str(exc)) from None
 
+        # hands: the show file, a MIDI controller, the web control surface (with its preview)
+        self._start_hands()
+
         # threads
         self.analysis = AnalysisWorker(self._source, self.analyzer, self.features, self.telemetry,
                                        control_store=self.store, stop=self.stop_event, clock=self.clock)
@@ -378,6 +389,92 @@ class Show:
                             "or rehearse with a file: --audio track.wav") from None
         self.analysis.start()
         self._started = True
+
+    def _start_hands(self) -> None:
+        cfg = self.cfg
+        if self.config_path:
+            from live.control.showfile import ShowFile
+            self.show_file = ShowFile(self.config_path)
+        if cfg.midi.input:
+            from live.control.midi import MidiController, MidiError, settings_from_config
+            try:
+                settings = settings_from_config(cfg.midi)
+            except MidiError as exc:
+                raise ShowError(str(exc)) from None
+            self.midi = MidiController(self.store, settings, beat=self.features.get,
+                                       on_change=self._save_midi_maps).start()
+        w = cfg.web
+        if w.enabled:
+            from live.surface import Surface, SurfaceSources
+            if w.preview_fps > 0:
+                from live.outputs.preview import PreviewSink
+                width, height = self.renderer.size
+                self.preview = PreviewSink(width=width, height=height, fps=w.preview_fps,
+                                           out_width=w.preview_width, quality=w.preview_quality)
+                self.sinks.append(self.preview)
+                self.renderer.add_sink(self.preview)
+            sources = SurfaceSources(
+                store=self.store, features=self.features.get, telemetry=self._web_telemetry,
+                banks=lambda: [{"name": n, "count": len(b.latents), "path": str(b.path or "")}
+                               for n, b in self.banks.items()],
+                playing=self._playing, preview=self.preview, midi=self.midi,
+                save_presets=self._save_presets if self.show_file is not None else None)
+            def serve(port: int):
+                return Surface(sources, host=w.host, port=port, token=w.token, meter_hz=w.meter_hz,
+                               max_clients=w.max_clients, max_messages_hz=w.max_messages_hz).start()
+            try:
+                self.surface = serve(w.port)
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or not w.port:
+                    raise ShowError(exc.strerror or str(exc)) from None
+                try:   # another show (or program) holds the port: serve on a free one, say which
+                    self.surface = serve(0)
+                except OSError as exc2:
+                    raise ShowError(exc2.strerror or str(exc2)) from None
+                self.telemetry.note(f"web port {w.port} is busy; the control surface is on {self.surface.url}")
+                log.warning("web port %d is busy; the control surface is on %s", w.port, self.surface.url)
+
+    def _save_presets(self, presets: dict) -> str:
+        """Write the presets into the show file (web thread); "" or why it could not."""
+        from live.control.showfile import ShowFileError
+        try:
+            self.show_file.save(presets=presets)
+            return ""
+        except ShowFileError as exc:
+            self.telemetry.note(str(exc))
+            return str(exc)
+
+    def _save_midi_maps(self) -> None:
+        """Write the MIDI mappings into the show file after a learn (MIDI thread)."""
+        if self.show_file is None or self.midi is None:
+            return
+        from live.control.showfile import ShowFileError
+        try:
+            self.show_file.save(midi_maps=self.midi.mappings)
+        except ShowFileError as exc:
+            self.telemetry.note(str(exc))
+
+    def _playing(self) -> dict:
+        w = self.gen_worker
+        ctl = w.last_control if w is not None else None
+        names = list(self.banks)
+        bank = (w.active_bank or "") if w is not None else ""
+        return {"bank": bank, "bank_index": names.index(bank) if bank in names else -1,
+                "entry_a": ctl.entry_a if ctl else 0, "entry_b": ctl.entry_b if ctl else 0,
+                "alpha": round(float(ctl.alpha), 3) if ctl else 0.0}
+
+    def _web_telemetry(self) -> dict:
+        t = self.telemetry
+        fps, p50, p99 = self.renderer.frame_stats() if self.renderer is not None else (0.0, 0.0, 0.0)
+        hud = self._hud_fields(self.features.get() or SILENT_FRAME)
+        return {"fps": round(fps, 2), "frame_ms_p50": round(p50, 2), "frame_ms_p99": round(p99, 2),
+                "gen_fps": round(t.gen_fps(), 2),
+                "gen_ms": None if hud["gen_ms"] is None else round(hud["gen_ms"], 2),
+                "latency_ms": None if hud["latency_ms"] is None else round(hud["latency_ms"], 1),
+                "analysis_ms": round(t.analysis_ms.percentile(50), 3),
+                "xruns": int(getattr(self._source, "overflows", 0) or 0), "late_frames": t.late_frames,
+                "fallbacks": t.fallbacks, "frames_drawn": t.frames_drawn,
+                "messages": [m for _, m in list(t.messages)[-5:]]}
 
     def _make_generator(self, backend: str):
         """Build and load a generator (:mod:`live.assemble`) and give it the first bank that
@@ -618,6 +715,8 @@ class Show:
             *[(lambda s=s: s.close()) for s in self.sinks],
             lambda: self.osc_server and self.osc_server.close(),
             lambda: self.clock and self.clock.close(),
+            lambda: self.surface and self.surface.close(),
+            lambda: self.midi and self.midi.close(),
             lambda: self.generator and self.generator.close(),
             lambda: self.renderer and self.renderer.close(),
             lambda: self._source and self._source.close(),

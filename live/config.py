@@ -442,6 +442,40 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class MidiConfig:
+    input: str = ""                  # controller: index or a part of its name ('latent-live midi list'); "" = none
+    output: str = ""                 # feedback (LEDs): "" = the output named like the input, "-" = none
+    backend: str = ""                # mido backend; "" = mido's default (ALSA on Linux);
+                                     # "mido.backends.rtmidi/UNIX_JACK" for JACK
+    beat_note: int = setting(-1, lo=-1, hi=127, off=-1, means="no beat pad")  # a pad lit on every beat
+    beat_channel: int = setting(1, lo=1, hi=16)
+    beat_velocity: int = setting(127, lo=1, hi=127)      # the beat pad's colour/brightness
+    downbeat_velocity: int = setting(127, lo=1, hi=127)  # ... on the bar line
+    blink_s: float = setting(0.1, lo=0.01, hi=2.0)       # how long the beat pad stays lit
+    map: tuple = ()                  # [[midi.map]] tables: control, type (cc|cc14|note|bend), number,
+                                     # channel (1-16, 0 = any), range, mode; checked by live.control.midi
+
+
+def _host_problem(v: str) -> str | None:
+    return None if v.strip() else "is empty"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True             # the control surface and HTTP API ('run --no-web' turns it off)
+    host: str = setting("127.0.0.1", check=_host_problem, expect="an address")
+                                     # 0.0.0.0 serves phones on the network (a token is then required)
+    port: int = setting(8765, lo=0, hi=65535)  # 0 = a free port chosen at start (printed)
+    token: str = ""                  # token for remote access; "" = a new random one each start
+    meter_hz: float = setting(30.0, lo=1.0, hi=120.0)    # meters and state pushed to the page
+    preview_fps: float = setting(4.0, lo=0.0, hi=30.0, off=0.0, means="no preview")
+    preview_width: int = setting(320, lo=32, hi=1920)    # preview JPEG width (height keeps the aspect)
+    preview_quality: int = setting(70, lo=10, hi=95)     # JPEG quality
+    max_clients: int = setting(16, lo=1, hi=1000)        # WebSocket connections at once
+    max_messages_hz: float = setting(200.0, lo=1.0, hi=10000.0)  # per connection; more are dropped
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -451,6 +485,8 @@ class Config:
     osc: OscConfig = field(default_factory=OscConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     controls: Mapping[str, Any] = field(default_factory=dict)   # initial control values by name
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> control values
 
@@ -458,7 +494,7 @@ class Config:
 _FREE_SECTIONS = ("controls", "presets")
 _SECTIONS = {"audio": AudioConfig, "features": FeaturesConfig, "motion": MotionConfig,
              "gen": GenConfig, "render": RenderConfig, "osc": OscConfig, "clock": ClockConfig,
-             "outputs": OutputsConfig}
+             "outputs": OutputsConfig, "midi": MidiConfig, "web": WebConfig}
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:

@@ -8,6 +8,7 @@ import pytest
 from live.control.midi import (
     MidiController, MidiError, MidiMapping, MidiSettings, find_port, mappings_toml, parse_settings,
 )
+from live.config import ConfigError
 from live.control.state import ControlStore
 from live.testing.jackmidi import BACKEND, jack_server, receive  # noqa: F401
 
@@ -201,7 +202,7 @@ def test_replugged_port_is_found_again_and_missing_is_a_message(jack_server):
 
 
 def test_show_file_section_is_checked():
-    s = parse_settings({"input": 1, "beat_note": 82, "map": [
+    s = parse_settings({"input": "1", "beat_note": 82, "map": [
         {"control": "fade", "type": "cc14", "number": 3, "channel": 2, "range": [0.0, 0.5]},
         {"control": "preset", "type": "note", "number": 40, "value": "chill"}]})
     assert s.input == "1" and s.mappings[0].span == (0.0, 0.5)
@@ -210,9 +211,13 @@ def test_show_file_section_is_checked():
                        ({"map": [{"control": "fade", "number": 1, "channel": 17}]}, "1..16"),
                        ({"map": [{"control": "fade", "number": 1, "range": [0, 3]}]}, "leaves"),
                        ({"map": [{"control": "freeze", "number": 1, "range": [0, 1]}]}, "number controls"),
-                       ({"inptu": "x"}, "unknown setting"),
-                       ({"map": {"control": "fade"}}, "[[midi.map]]")):
-        with pytest.raises(MidiError, match=words.replace("[", r"\[").replace(".", r"\.")):
+                       ({"map": [{"control": "fade", "mode": "latch"}]}, "mode")):
+        with pytest.raises(MidiError, match=words):
+            parse_settings(bad)
+    for bad, words in (({"inptu": "x"}, "unknown setting midi.inptu"),
+                       ({"beat_note": 128}, "midi.beat_note = 128 is out of range"),
+                       ({"beat_channel": 0}, "midi.beat_channel")):
+        with pytest.raises(ConfigError, match=words):
             parse_settings(bad)
     names = ["Midi Through:Midi Through Port-0 14:0", "APC40 mkII:APC40 mkII MIDI 1 20:0"]
     assert find_port("apc", names) == names[1]

@@ -235,3 +235,13 @@ def test_a_skipped_onset_has_the_same_strength_for_motion_and_the_renderer():
     u, _ = uniform_values(UniformState(), before, {}, time_s=1.0)
     u, v = uniform_values(u, after, {}, time_s=1.1)
     assert state.onset_strength == v["u_onset"] == SKIPPED_ONSET_STRENGTH
+
+
+def test_entry_select_cuts_to_that_entry_now_and_walks_on():
+    """A click on a bank thumbnail (entry.select N) cuts to entry N at once; the walk goes on from it."""
+    out = run(3.0, events={1.0: lambda s: s.set("entry.select", 5), 2.0: lambda s: s.set("entry.select", 13)})
+    at = {round(t, 3): c for t, c, _ in out}
+    assert (at[0.5].entry_a, at[0.5].entry_b) == (0, 1)
+    assert (at[1.0].entry_a, at[1.0].entry_b, at[1.0].alpha) == (5, 6, 0.0)
+    assert at[1.9].entry_a == 5 and at[1.9].alpha > 0          # walking on towards 6
+    assert at[2.0].entry_a == 13 % 8                            # beyond the bank: modulo its size

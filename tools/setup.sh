@@ -2,7 +2,7 @@
 # Install everything latent-live needs on a fresh Debian/Ubuntu machine (no GPU needed):
 # system packages (PortAudio, PulseAudio for the virtual sound device, Mesa EGL/GL, Xvfb,
 # FluidSynth + a General MIDI soundfont for the beat-tracker evaluation set, a test photo,
-# jackd2 for virtual MIDI ports in tests),
+# jackd2 for virtual MIDI ports and chromium + chromium-driver for the control page in tests),
 # a virtual environment in .venv with torch==2.13.0 (CPU build) and the project itself.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
   libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri xvfb xauth
   fluidsynth fluid-soundfont-gm mate-backgrounds
-  jackd2
+  jackd2 chromium chromium-driver
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -39,6 +39,11 @@ def register(sub) -> None:
     p.add_argument("--link", action="store_true", help="follow an Ableton Link session (optional extra latent-live[link])")
     p.add_argument("--link-lead", action="store_true", help="lead the Link session with our tempo (tracker / tap / manual BPM)")
     p.add_argument("--midi-clock", metavar="PORT", help="follow MIDI clock from this input (name or part of it)")
+    p.add_argument("--web-port", type=int, metavar="PORT", help="control surface / HTTP API port (default 8765; 0 = any free port)")
+    p.add_argument("--web-host", metavar="ADDR", help="control surface address (default 127.0.0.1; 0.0.0.0 for a phone on the network, with a token)")
+    p.add_argument("--no-web", action="store_true", help="no control surface / HTTP API")
+    p.add_argument("--midi", metavar="DEVICE", help="MIDI controller: index or part of its name (see 'latent-live midi list')")
+    p.add_argument("--midi-backend", metavar="MIDO_BACKEND", help="e.g. mido.backends.rtmidi/UNIX_JACK (default: ALSA on Linux)")
     p.add_argument("--loop", action="store_true", help="loop the audio file")
     p.add_argument("--no-playback", action="store_true", help="do not play the audio file through the speakers")
     p.add_argument("--list-params", action="store_true", help="print every OSC address and control, then exit")
@@ -86,6 +91,16 @@ def overrides_from_args(args) -> list[str]:
         sets.append("clock.link_lead=true")
     if getattr(args, "midi_clock", None):
         sets.append(f"clock.midi_clock={args.midi_clock}")
+    if getattr(args, "web_port", None) is not None:
+        sets.append(f"web.port={args.web_port}")
+    if getattr(args, "web_host", None):
+        sets.append(f"web.host={args.web_host}")
+    if getattr(args, "no_web", False):
+        sets.append("web.enabled=false")
+    if getattr(args, "midi", None):
+        sets.append(f"midi.input={args.midi}")
+    if getattr(args, "midi_backend", None):
+        sets.append(f"midi.backend={args.midi_backend}")
     if getattr(args, "loop", False):
         sets.append("audio.loop=true")
     if getattr(args, "no_playback", False):
@@ -111,7 +126,8 @@ def run(args) -> int:
         raise UserError(str(exc)) from None
     from live.app import Show, ShowError
 
-    show = Show(cfg, audio=args.audio, duration_s=args.duration, record=args.record or "")
+    show = Show(cfg, audio=args.audio, duration_s=args.duration, record=args.record or "",
+                config_path=args.config)
     try:
         show.start()
     except ShowError as exc:
@@ -122,6 +138,12 @@ def run(args) -> int:
           + (f", OSC on {cfg.osc.host}:{show.osc_server.port}" if show.osc_server else "")
           + (f", recording to {show.record_path}" if show.record_path else "") + "); Ctrl+C to stop",
           file=sys.stderr)
+    if show.surface is not None:
+        s = show.surface
+        print(f"latent-live: control surface on {s.url}", file=sys.stderr)
+        if s.remote:
+            print(f"latent-live: from a phone or tablet open {s.token_url} (the token is needed)", file=sys.stderr)
+
     try:
         result = show.run()
     except KeyboardInterrupt:

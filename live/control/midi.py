@@ -238,10 +238,8 @@ def mappings_toml(mappings: Iterable[MidiMapping]) -> str:
 # ------------------------------------------------------------------ settings
 @dataclass(frozen=True)
 class MidiSettings:
-    """The ``[midi]`` section. ``input``: index or part of a port name ("" = none);
-    ``output``: feedback port ("" = the one named like the input, "-" = none);
-    ``backend``: a mido backend ("" = mido's default; ``mido.backends.rtmidi/UNIX_JACK``
-    for JACK); ``beat_note``: pad lit on every beat (-1 = none), on ``beat_channel``."""
+    """What the MIDI thread runs with: the ``[midi]`` section (see :class:`live.config.MidiConfig`
+    for each setting and its range) with its mappings checked."""
 
     input: str = ""
     output: str = ""
@@ -254,35 +252,21 @@ class MidiSettings:
     mappings: tuple[MidiMapping, ...] = ()
 
 
+def settings_from_config(midi) -> MidiSettings:
+    """:class:`MidiSettings` from the config's ``[midi]`` section (:class:`live.config.MidiConfig`,
+    whose ranges are checked when the config loads); the mappings are checked here
+    (:class:`MidiError` naming the mapping)."""
+    mappings = tuple(parse_mapping(m, where=f"[[midi.map]] #{i + 1}") for i, m in enumerate(midi.map))
+    return MidiSettings(input=str(midi.input), output=str(midi.output), backend=str(midi.backend),
+                        beat_note=int(midi.beat_note), beat_channel=int(midi.beat_channel),
+                        beat_velocity=int(midi.beat_velocity), downbeat_velocity=int(midi.downbeat_velocity),
+                        blink_s=float(midi.blink_s), mappings=tuple(MidiMap(mappings)))
+
+
 def parse_settings(section: Mapping[str, Any]) -> MidiSettings:
-    """:class:`MidiSettings` from the show file's ``[midi]`` table (MidiError if wrong)."""
-    section = dict(section or {})
-    maps = section.pop("map", [])
-    if not isinstance(maps, list):
-        raise MidiError("[midi] map must be an array of tables: write each mapping as [[midi.map]]")
-    base = MidiSettings()
-    out: dict[str, Any] = {}
-    for key, value in section.items():
-        if key not in base.__dataclass_fields__ or key == "mappings":
-            valid = [k for k in base.__dataclass_fields__ if k != "mappings"] + ["map"]
-            raise MidiError(f"[midi] unknown setting {key!r}; valid: {', '.join(valid)}")
-        default = getattr(base, key)
-        if isinstance(default, str):
-            if isinstance(value, int) and not isinstance(value, bool) and key in ("input", "output"):
-                value = str(value)          # a device index
-            if not isinstance(value, str):
-                raise MidiError(f"[midi] {key} = {value!r} must be a string")
-        elif isinstance(default, float):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.01 <= value <= 2.0:
-                raise MidiError(f"[midi] {key} = {value!r} must be a number of seconds 0.01..2")
-            value = float(value)
-        else:
-            lo, hi = {"beat_note": (-1, 127), "beat_channel": (1, 16)}.get(key, (1, 127))
-            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                raise MidiError(f"[midi] {key} = {value!r} must be an integer {lo}..{hi}")
-        out[key] = value
-    mappings = tuple(parse_mapping(m, where=f"[[midi.map]] #{i + 1}") for i, m in enumerate(maps))
-    return replace(base, mappings=tuple(MidiMap(mappings)), **out)
+    """:class:`MidiSettings` from a ``[midi]`` table (ConfigError / MidiError if wrong)."""
+    from live.config import build_config
+    return settings_from_config(build_config({"midi": dict(section or {})}).midi)
 
 
 # ------------------------------------------------------------------ devices
@@ -848,8 +832,12 @@ class MidiController:
             if count is not None:
                 if self._beat_count is not None and count != self._beat_count:
                     down = getattr(b, "downbeat_count", None)
-                    is_down = down is not None and down != self._downbeat_count
-                    self._downbeat_count = down
+                    if down is not None:
+                        is_down = down != self._downbeat_count
+                        self._downbeat_count = down
+                    else:   # a FeatureFrame: the beat that starts the bar
+                        bpb = max(int(getattr(b, "beats_per_bar", 4) or 4), 1)
+                        is_down = round(float(getattr(b, "bar_phase", 0.5)) * bpb) % bpb == 0
                     vel = s.downbeat_velocity if is_down else s.beat_velocity
                     self._send(mido.Message("note_on", channel=s.beat_channel - 1, note=s.beat_note,
                                             velocity=vel))
@@ -881,4 +869,4 @@ def _device_part(port_name: str) -> str:
 
 
 __all__ = ["MidiMapping", "MidiMap", "MidiSettings", "MidiController", "MidiError", "parse_mapping",
-           "parse_settings", "mappings_toml", "list_ports", "find_port", "LearnResult"]
+           "parse_settings", "settings_from_config", "mappings_toml", "list_ports", "find_port", "LearnResult"]

@@ -140,6 +140,9 @@ PARAMS: tuple[Param, ...] = (
     Param("entry.next", "trigger", None, "/live/entry/next", "cut to the next bank entry now", preset=False),
     Param("entry.prev", "trigger", None, "/live/entry/prev", "cut to the previous bank entry now",
           preset=False),
+    Param("entry.select", "int", 0, "/live/entry/select",
+          "cut to entry N of the current bank now (0-based; the walk goes on from there)", 0, 4095,
+          preset=False),
     # motion
     _twin("beats_per_change", "int", "/live/beats_per_change",
           "beats to walk from one bank entry to the next", "motion.beats_per_change"),
@@ -176,6 +179,17 @@ PARAMS: tuple[Param, ...] = (
     Param("preset", "str", "", "/live/preset", "recall a preset (scene) by name", preset=False),
 )
 
+# how the control surface groups the table (every control in exactly one group; a test checks)
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("banks", ("bank.select", "bank.next", "bank.prev", "entry.next", "entry.prev", "entry.select")),
+    ("motion", ("beats_per_change", "speed", "pulse", "chroma_select", "freeze")),
+    ("generator", ("gen.steps", "gen.feedback")),
+    ("master", ("fade", "blackout", "intensity", "hud")),
+    ("effects", tuple(p.name for p in PARAMS if p.name.startswith("fx."))),
+    ("tempo", ("tap", "bpm")),
+    ("scenes", ("preset",)),
+)
+
 BY_NAME: Mapping[str, Param] = {p.name: p for p in PARAMS}
 BY_ADDRESS: Mapping[str, Param] = {p.address: p for p in PARAMS}
 RENDERER_KEYS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.renderer)
@@ -183,6 +197,14 @@ VALUE_PARAMS: tuple[Param, ...] = tuple(p for p in PARAMS if p.type != "trigger"
 TRIGGERS: tuple[str, ...] = tuple(p.name for p in PARAMS if p.type == "trigger")
 
 assert len(BY_NAME) == len(PARAMS) and len(BY_ADDRESS) == len(PARAMS)
+
+
+def group_of(name: str) -> str:
+    """The control-surface group of a control ("banks", "effects"...)."""
+    for group, names in GROUPS:
+        if name in names:
+            return group
+    raise ControlError(f"control {name!r} is in no group of live.control.params.GROUPS")
 
 
 def get_param(name: str) -> Param:

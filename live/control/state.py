@@ -314,6 +314,18 @@ class ControlStore:
             self._presets[name] = values
         return dict(values)
 
+    def delete_preset(self, name: str) -> None:
+        """Forget preset ``name``; ControlError naming the presets if unknown."""
+        with self._lock:
+            if name not in self._presets:
+                raise ControlError(self._unknown_preset(name))
+            del self._presets[name]
+
+    def all_presets(self) -> dict[str, dict[str, Any]]:
+        """Every preset (name -> values), in order: what the show file's ``[presets.*]`` holds."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._presets.items()}
+
     def apply_key(self, event: str) -> bool:
         """Handle a renderer key event: "tap", "hud" (toggle), "bank:1".."bank:9" (banks 0-8).
 

@@ -100,6 +100,7 @@ class MotionState:
     bank_prev_count: int = 0
     entry_next_count: int = 0
     entry_prev_count: int = 0
+    entry_select_count: int = 0
     # onsets
     onset_strength: float = 0.0
     onset_t: float = -1e9
@@ -272,9 +273,11 @@ def step(state: MotionState, features: FeatureFrame, control: Any, *, now_s: flo
     _bank_requests(w, control, len(names))
     cut = (_count(control, "entry.next") - w.entry_next_count) - (_count(control, "entry.prev") - w.entry_prev_count)
     w.update(entry_next_count=_count(control, "entry.next"), entry_prev_count=_count(control, "entry.prev"))
-    if cut:
+    picked = _count(control, "entry.select") != w.entry_select_count
+    w.update(entry_select_count=_count(control, "entry.select"))
+    if cut or picked:
         here = w.entry_b if w.progress >= 0.5 else w.entry_a
-        target = here + cut
+        target = int(_ctl(control, "entry.select", 0)) % size if picked else here + cut
         w.update(entry_a=target, entry_b=target + 1, seg_start=pos, seg_start_progress=0.0,
                     seg_end=_grid_end(pos, 0.0, seg_beats), seg_beats=seg_beats, progress=0.0,
                     changes=w.changes + 1)
@@ -345,7 +348,7 @@ def _start(w: "_Work", features: FeatureFrame, control: Any, now_s: float, names
         beat_count=features.beat_count, onset_count=features.onset_count, bar_phase=features.bar_phase,
         bank_select_count=_count(control, "bank.select"), bank_next_count=_count(control, "bank.next"),
         bank_prev_count=_count(control, "bank.prev"), entry_next_count=_count(control, "entry.next"),
-        entry_prev_count=_count(control, "entry.prev"),
+        entry_prev_count=_count(control, "entry.prev"), entry_select_count=_count(control, "entry.select"),
         chroma=np.array(features.chroma, dtype=np.float32), needs_anchor=True)
 
 

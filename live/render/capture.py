@@ -5,7 +5,8 @@ read completes on the GPU while the next frame is drawn, and only then is the bu
 into a staging array and offered to each sink (:class:`live.outputs.FrameSink`). A frame thus
 reaches the sinks one drawn frame late, with its own time. Each sink copies what it takes or
 drops and counts the frame itself; a sink that raises is counted and reported here once and
-never stops the capture or the other sinks. Nothing is read back while there is no sink.
+never stops the capture or the other sinks. Nothing is read back while there is no sink, or
+while every sink says (``wants_frame()``, optional) that it takes no frame now.
 """
 from __future__ import annotations
 
@@ -63,6 +64,11 @@ class Capture:
         """Start reading ``fbo`` (``size`` = (w, h)) for the frame at ``time_s``; hand the
         previous frame to the sinks."""
         if not self.sinks:
+            return
+        # a sink may say it wants no frame now (the preview, between its few frames a second):
+        # with none wanting one, nothing is read back
+        if not any(getattr(s, "wants_frame", None) is None or s.wants_frame() for s in self.sinks):
+            self.flush()
             return
         if size != self._size:
             self.flush()
