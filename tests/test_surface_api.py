@@ -257,3 +257,39 @@ def test_remote_requests_need_the_token():
     assert out["bearer"][0] == 200 and out["fade"] == 0.5
     assert out["query"][0] == 200 and "ll_token=" in out["query"][1] and "HttpOnly" in out["query"][1]
     assert out["refused"] == 3 and out["remote"] and out["token_url_has_token"]
+
+
+def test_midi_learn_from_the_page(tmp_path):
+    import mido
+    from live.control.midi import MidiController, MidiMapping, MidiSettings
+    store = ControlStore()
+    show = tmp_path / "show.toml"
+    show.write_text("[midi]\ninput = \"\"\n")
+    sf = ShowFile(show)
+    midi = MidiController(store, MidiSettings(mappings=(MidiMapping("fade", "cc", 7, 1),)),
+                          on_change=lambda: sf.save(midi_maps=midi.mappings)).start()
+    s = Surface(SurfaceSources(store=store, midi=midi), port=0).start()
+    try:
+        assert call(s.url + "api/midi/learn", {"control": "nope"})[0] == 400
+        st, r = call(s.url + "api/midi/learn", {"control": "fx.hue"})
+        assert st == 200 and r["armed"] == "fx.hue"
+        midi.feed(mido.Message("control_change", channel=0, control=7, value=127))   # the fader moved
+        for _ in range(100):
+            if midi.armed is None and midi.last_learn is not None:
+                break
+            time.sleep(0.01)
+        st, state = call(s.url + "api/state")
+        learned = state["midi"]["last_learn"]
+        assert learned["control"] == "fx.hue" and "fade" in learned["conflicts"][0]
+        assert tomllib.loads(show.read_text())["midi"]["map"] == [
+            {"control": "fx.hue", "type": "cc", "number": 7, "channel": 1}]
+        assert call(s.url + "api/midi/unmap", {"control": "fx.hue"})[1]["removed"] == 1
+    finally:
+        s.close()
+        midi.close()
+    s = Surface(SurfaceSources(store=store), port=0).start()
+    try:
+        st, r = call(s.url + "api/midi/learn", {"control": "fx.hue"})
+        assert st == 409 and "no MIDI controller" in r["error"]
+    finally:
+        s.close()

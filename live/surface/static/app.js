@@ -105,15 +105,19 @@ function applyState(s) {
   renderMidi(s);
 }
 
+let presetKey = "";
 function renderPresets(s) {
+  const msg = $("#preset-msg");
+  msg.textContent = s.presets_message || msg.textContent;
+  msg.classList.toggle("warn", !!s.presets_message);
+  const key = JSON.stringify([Object.keys(s.presets), s.preset]);
+  if (key === presetKey) return;     // keep the buttons (a click must not land on a replaced one)
+  presetKey = key;
   const list = $("#preset-list");
   list.replaceChildren(...Object.keys(s.presets).map((name) => el("li", { class: name === s.preset ? "current" : "" },
     el("span", {}, name),
     el("button", { "data-recall": name, onclick: () => api("/api/preset/recall", { name }).catch(showError) }, "recall"),
     el("button", { "data-delete": name, onclick: () => api("/api/preset/delete", { name }).then(presetResult).catch(showError) }, "delete"))));
-  const msg = $("#preset-msg");
-  msg.textContent = s.presets_message || "";
-  msg.classList.toggle("warn", !!s.presets_message);
 }
 
 function presetResult(r) {
