@@ -401,7 +401,7 @@ class Show:
                 settings = settings_from_config(cfg.midi)
             except MidiError as exc:
                 raise ShowError(str(exc)) from None
-            self.midi = MidiController(self.store, settings, beat=self.features.get,
+            self.midi = MidiController(self.store, settings, beat=self._midi_beat,
                                        on_change=self._save_midi_maps).start()
         w = cfg.web
         if w.enabled:
@@ -433,6 +433,13 @@ class Show:
                     raise ShowError(exc2.strerror or str(exc2)) from None
                 self.telemetry.note(f"web port {w.port} is busy; the control surface is on {self.surface.url}")
                 log.warning("web port %d is busy; the control surface is on %s", w.port, self.surface.url)
+
+    def _midi_beat(self):
+        """The beat the controller's beat pad follows: the show clock's (with its downbeats),
+        else the newest features' (MIDI thread)."""
+        clock = self.clock
+        beat = clock.latest.get() if clock is not None else None
+        return beat if beat is not None else self.features.get()
 
     def _save_presets(self, presets: dict) -> str:
         """Write the presets into the show file (web thread); "" or why it could not."""

@@ -445,8 +445,7 @@ class OutputsConfig:
 class MidiConfig:
     input: str = ""                  # controller: index or a part of its name ('latent-live midi list'); "" = none
     output: str = ""                 # feedback (LEDs): "" = the output named like the input, "-" = none
-    backend: str = ""                # mido backend; "" = mido's default (ALSA on Linux);
-                                     # "mido.backends.rtmidi/UNIX_JACK" for JACK
+    api: str = setting("auto", choices=MIDI_APIS)  # python-rtmidi API (jack where there is no ALSA sequencer)
     beat_note: int = setting(-1, lo=-1, hi=127, off=-1, means="no beat pad")  # a pad lit on every beat
     beat_channel: int = setting(1, lo=1, hi=16)
     beat_velocity: int = setting(127, lo=1, hi=127)      # the beat pad's colour/brightness

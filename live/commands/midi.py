@@ -17,8 +17,8 @@ def register(sub) -> None:
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
     ls = verbs.add_parser("list", help="list MIDI inputs and outputs")
     for q in (p, ls):
-        q.add_argument("--backend", default="", metavar="MIDO_BACKEND",
-                       help="mido backend, e.g. mido.backends.rtmidi/UNIX_JACK (default: mido's default)")
+        q.add_argument("--api", default="auto", choices=("auto", "alsa", "jack"),
+                       help="MIDI system (default auto: ALSA on Linux; jack where there is no ALSA sequencer)")
         q.add_argument("--json", action="store_true", help="print {inputs, outputs} as JSON")
     p.set_defaults(func=run)
 
@@ -28,10 +28,10 @@ def run(args) -> int:
     from live.control.midi import MidiError, list_ports
 
     try:
-        inputs, outputs = list_ports(args.backend)
+        inputs, outputs = list_ports(args.api)
     except MidiError as exc:
         raise UserError(f"{exc} (on Linux the ALSA sequencer /dev/snd/seq or a JACK server is needed; "
-                        "choose one with --backend)") from None
+                        "choose one with --api)") from None
     if args.json:
         json.dump({"inputs": inputs, "outputs": outputs}, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -43,7 +43,7 @@ def register(sub) -> None:
     p.add_argument("--web-host", metavar="ADDR", help="control surface address (default 127.0.0.1; 0.0.0.0 for a phone on the network, with a token)")
     p.add_argument("--no-web", action="store_true", help="no control surface / HTTP API")
     p.add_argument("--midi", metavar="DEVICE", help="MIDI controller: index or part of its name (see 'latent-live midi list')")
-    p.add_argument("--midi-backend", metavar="MIDO_BACKEND", help="e.g. mido.backends.rtmidi/UNIX_JACK (default: ALSA on Linux)")
+    p.add_argument("--midi-api", choices=("auto", "alsa", "jack"), help="MIDI system for --midi (default auto: ALSA on Linux)")
     p.add_argument("--loop", action="store_true", help="loop the audio file")
     p.add_argument("--no-playback", action="store_true", help="do not play the audio file through the speakers")
     p.add_argument("--list-params", action="store_true", help="print every OSC address and control, then exit")
@@ -99,8 +99,8 @@ def overrides_from_args(args) -> list[str]:
         sets.append("web.enabled=false")
     if getattr(args, "midi", None):
         sets.append(f"midi.input={args.midi}")
-    if getattr(args, "midi_backend", None):
-        sets.append(f"midi.backend={args.midi_backend}")
+    if getattr(args, "midi_api", None):
+        sets.append(f"midi.api={args.midi_api}")
     if getattr(args, "loop", False):
         sets.append("audio.loop=true")
     if getattr(args, "no_playback", False):

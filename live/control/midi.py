@@ -18,6 +18,7 @@ In the show file::
     [midi]
     input = "APC"            # index or a part of the name ("" = no controller)
     output = ""              # feedback port; "" = the output named like the input
+    api = "auto"             # auto | alsa | jack
     beat_note = 82           # a pad that blinks on the beat (-1 = none)
     [[midi.map]]
     control = "fade"
@@ -243,7 +244,7 @@ class MidiSettings:
 
     input: str = ""
     output: str = ""
-    backend: str = ""
+    api: str = "auto"
     beat_note: int = -1
     beat_channel: int = 1
     beat_velocity: int = 127
@@ -257,7 +258,7 @@ def settings_from_config(midi) -> MidiSettings:
     whose ranges are checked when the config loads); the mappings are checked here
     (:class:`MidiError` naming the mapping)."""
     mappings = tuple(parse_mapping(m, where=f"[[midi.map]] #{i + 1}") for i, m in enumerate(midi.map))
-    return MidiSettings(input=str(midi.input), output=str(midi.output), backend=str(midi.backend),
+    return MidiSettings(input=str(midi.input), output=str(midi.output), api=str(midi.api),
                         beat_note=int(midi.beat_note), beat_channel=int(midi.beat_channel),
                         beat_velocity=int(midi.beat_velocity), downbeat_velocity=int(midi.downbeat_velocity),
                         blink_s=float(midi.blink_s), mappings=tuple(MidiMap(mappings)))
@@ -274,39 +275,26 @@ def parse_settings(section: Mapping[str, Any]) -> MidiSettings:
 # callback in JACK's process thread, which then waits for the interpreter lock while another
 # thread (holding it) opens or closes a JACK client: a deadlock. Polled ports avoid it.
 
-def _rt_api(backend: str):
-    """The python-rtmidi API for a mido backend string, or None for a non-rtmidi backend."""
+def _rt_api(api: str):
+    """The python-rtmidi API for ``auto`` | ``alsa`` | ``jack`` (``[midi] api``)."""
     import rtmidi
-    if not backend:
-        return rtmidi.API_UNSPECIFIED
-    module, _, api = backend.partition("/")
-    if module not in ("mido.backends.rtmidi", "rtmidi"):
-        return None
-    if not api:
-        return rtmidi.API_UNSPECIFIED
+    apis = {"auto": rtmidi.API_UNSPECIFIED, "": rtmidi.API_UNSPECIFIED, "alsa": rtmidi.API_LINUX_ALSA,
+            "jack": rtmidi.API_UNIX_JACK}
     try:
-        return getattr(rtmidi, "API_" + api.upper())
-    except AttributeError:
-        raise MidiError(f"unknown rtmidi API {api!r} in backend {backend!r}; "
-                        "e.g. mido.backends.rtmidi/UNIX_JACK or mido.backends.rtmidi/LINUX_ALSA") from None
+        return apis[str(api).lower()]
+    except KeyError:
+        raise MidiError(f"unknown MIDI API {api!r}; one of: auto, alsa, jack") from None
 
 
 class _Port:
     """An open input or output, polled (see above). ``poll()`` -> mido.Message or None."""
 
-    def __init__(self, backend: str, name: str, output: bool):
+    def __init__(self, api: str, name: str, output: bool):
         import mido
+        import rtmidi
         self.name = name
         self._mido = mido
-        api = _rt_api(backend)
-        self._rt = None
-        self._port = None
-        if api is None:        # another mido backend (portmidi...): its own polled ports
-            b = mido.Backend(backend, load=True)
-            self._port = b.open_output(name) if output else b.open_input(name)
-            return
-        import rtmidi
-        rt = rtmidi.MidiOut(api, "latent-live") if output else rtmidi.MidiIn(api, "latent-live")
+        rt = rtmidi.MidiOut(_rt_api(api), "latent-live") if output else rtmidi.MidiIn(_rt_api(api), "latent-live")
         try:
             names = rt.get_ports()
             if name not in names:
@@ -320,8 +308,6 @@ class _Port:
         self._rt = rt
 
     def poll(self):
-        if self._port is not None:
-            return self._port.poll()
         while True:
             got = self._rt.get_message()
             if got is None:
@@ -332,15 +318,10 @@ class _Port:
                 continue        # not a channel message we know
 
     def send(self, msg) -> None:
-        if self._port is not None:
-            self._port.send(msg)
-        else:
-            self._rt.send_message(msg.bytes())
+        self._rt.send_message(msg.bytes())
 
     def close(self) -> None:
-        if self._port is not None:
-            self._port.close()
-        elif self._rt is not None:
+        if self._rt is not None:
             try:
                 self._rt.close_port()
             finally:
@@ -351,20 +332,15 @@ class _Port:
 class _Lister:
     """Lists the ports; keeps its two clients open (no client churn once a second)."""
 
-    def __init__(self, backend: str):
-        self.backend = backend
+    def __init__(self, api: str):
+        self.api = api
         self._in = self._out = None
 
     def names(self) -> tuple[list[str], list[str]]:
-        api = _rt_api(self.backend)
-        if api is None:
-            import mido
-            b = mido.Backend(self.backend, load=True)
-            return list(b.get_input_names()), list(b.get_output_names())
         import rtmidi
         if self._in is None:
-            self._in = rtmidi.MidiIn(api, "latent-live-scan")
-            self._out = rtmidi.MidiOut(api, "latent-live-scan")
+            self._in = rtmidi.MidiIn(_rt_api(self.api), "latent-live-scan")
+            self._out = rtmidi.MidiOut(_rt_api(self.api), "latent-live-scan")
         return list(self._in.get_ports()), list(self._out.get_ports())
 
     def close(self) -> None:
@@ -374,15 +350,15 @@ class _Lister:
         self._in = self._out = None
 
 
-def list_ports(backend: str = "") -> tuple[list[str], list[str]]:
-    """(input names, output names) the MIDI backend sees; MidiError with the cause otherwise."""
-    lister = _Lister(backend)
+def list_ports(api: str = "auto") -> tuple[list[str], list[str]]:
+    """(input names, output names) the MIDI API sees; MidiError with the cause otherwise."""
+    lister = _Lister(api)
     try:
         return lister.names()
     except MidiError:
         raise
     except Exception as exc:  # backend missing, JACK not running, no ALSA sequencer...
-        raise MidiError(f"cannot list MIDI ports ({backend or 'default backend'}): {exc}") from None
+        raise MidiError(f"cannot list MIDI ports (api {api}): {exc}") from None
     finally:
         lister.close()
 
@@ -564,7 +540,7 @@ class MidiController:
             return
         try:
             if self._lister is None:
-                self._lister = _Lister(s.backend)
+                self._lister = _Lister(s.api)
             inputs, outputs = self._lister.names()
         except Exception as exc:
             if self._lister is not None:
@@ -573,8 +549,9 @@ class MidiController:
                 except Exception:
                     pass
                 self._lister = None
-            self._set_message(f"cannot list MIDI ports ({s.backend or 'default backend'}): {exc}; "
-                              "the show goes on without MIDI, retrying")
+            self._set_message(f"cannot list MIDI ports (api {s.api}): {exc}; "
+                              "the show goes on without MIDI, retrying"
+                              + ("; without an ALSA sequencer use [midi] api = \"jack\"" if s.api == "auto" else ""))
             return
         def missing() -> str:
             what = "unplugged" if self._was_open else "not found"
@@ -590,7 +567,7 @@ class MidiController:
                 self._set_message(missing())
                 return
             try:
-                self._in = _Port(s.backend, name, output=False)
+                self._in = _Port(s.api, name, output=False)
             except Exception as exc:
                 self._set_message(f"cannot open MIDI input {name!r}: {exc}; retrying")
                 self._in = None
@@ -608,7 +585,7 @@ class MidiController:
             name = find_port(spec, outputs)
             if name is not None:
                 try:
-                    self._out = _Port(s.backend, name, output=True)
+                    self._out = _Port(s.api, name, output=True)
                     self.output_name = name
                     self._led.clear()
                     self._seen_version = -1
@@ -799,10 +776,10 @@ class MidiController:
             self._learn_pair = None
         result = LearnResult(control, mapping.describe(),
                              [f"{c.describe()} was replaced" for c in conflicts if c.control != control])
-        self.last_learn = result
         log.info("MIDI learn: %s%s", mapping.describe(),
                  ("; conflict: " + "; ".join(result.conflicts)) if result.conflicts else "")
-        self._changed()
+        self._changed()               # saved into the show file before it is reported
+        self.last_learn = result
 
     def _changed(self) -> None:
         self._seen_version = -1
