@@ -1,0 +1,58 @@
+"""Lead/follow over real sockets: a leader (real analyzer on a click track) and three followers
+as separate processes, inside a private network namespace (loopback only): beats on every node
+at the same instant, 20 % loss, a late join, the leader gone, controls mirrored."""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from net_fixtures import netns_available  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def wall_run():
+    why = netns_available()
+    if why:
+        pytest.skip(why)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    r = subprocess.run([sys.executable, "-m", "live.net.bench", "--seconds", "10", "--size", "", "--json"],
+                       capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_every_node_flashes_the_same_beat_together(wall_run):
+    r = wall_run
+    assert r["beats_compared"] >= 6
+    # half the beats land within one 60 Hz display frame on all four nodes (the machine is shared
+    # and loaded, so the tail is reported by the bench, not asserted here)
+    assert r["beat_flash_skew_ms_p50"] < 16.7
+
+
+def test_twenty_percent_loss_keeps_the_follower_on_the_beat(wall_run):
+    s = wall_run["lossy_stats"]
+    assert 10.0 < s["loss_pct"] < 30.0
+    assert wall_run["loss_survived_pct"] >= 75.0
+
+
+def test_late_join_catches_up_within_a_bar(wall_run):
+    assert wall_run["late_join_catch_up_s"] is not None
+    assert wall_run["late_join_catch_up_s"] <= 2.0          # one bar at 120 BPM
+
+
+def test_leader_gone_keeps_the_beat_and_says_so(wall_run):
+    r = wall_run
+    assert r["leader_lost_beats"] >= 3                      # 2.5 s after the leader stopped, 120 BPM
+    assert r["leader_lost_beat_error_ms_p99"] < 25.0        # on the click grid
+    assert r["clean_statuses"] == ["waiting", "following", "lost"]
+    assert "beat from its last tempo" in r["clean_status"]
+
+
+def test_controls_reach_every_follower(wall_run):
+    assert wall_run["controls_mirrored"]
