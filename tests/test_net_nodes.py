@@ -56,3 +56,17 @@ def test_leader_gone_keeps_the_beat_and_says_so(wall_run):
 
 def test_controls_reach_every_follower(wall_run):
     assert wall_run["controls_mirrored"]
+
+
+def test_unicast_subscription_takeover_by_own_input_and_a_new_leader():
+    from net_fixtures import leader_frame, run_in_netns
+
+    r = run_in_netns(os.path.join(os.path.dirname(__file__), "net_unicast_script.py"), timeout=60)
+    assert r["subscribers"] == 1
+    assert r["mode_following"] == "following" and r["beat_following"] >= leader_frame(120).beat_count
+    assert r["walk_entry"] >= 1                             # the leader's walk arrived
+    assert r["zoom"] == 0.8 and r["bank_next"] == 2         # controls and triggers mirrored
+    assert r["mode_gone"] == "own input" and "own input" in r["status_gone"]
+    assert r["bass_gone"] == 0.77
+    assert r["mode_back"] == "following" and r["sessions"] == 2
+    assert r["beat_back"] >= leader_frame(1000).beat_count

@@ -1,7 +1,7 @@
 """Leading: publish every FeatureFrame, the walk and the controls to the followers.
 
 ``Leader("239.255.76.76:9100")`` sends to a multicast group: followers on the LAN join it
-(``--follow 239.255.76.76:9100``), nothing to configure. ``Leader(":9100")`` is unicast, for
+(``--follow 239.255.76.76:9100``), nothing to configure. ``Leader("0.0.0.0:9100")`` (any address that is not a group) is unicast, for
 networks that do not carry multicast: it listens on that port for ``/ll/hello``
 subscriptions (``--follow LEADERHOST:9100``) and sends each follower a copy of every
 message until it has been silent for ``SUBSCRIPTION_S``.
@@ -33,7 +33,7 @@ class Leader:
     def __init__(self, address: str = "", *, ttl: int = 1, session: Optional[int] = None,
                  clock: Callable[[], float] = time.monotonic,
                  drop: Optional[Callable[[bytes], bool]] = None):
-        host, port = parse_address(address or f":{DEFAULT_PORT}")
+        host, port = parse_address(address or f":{DEFAULT_PORT}", any_port=True)
         self.group = (host, port) if is_multicast(host) else None
         self.port = port
         self.session = int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF if session is None else int(session)

@@ -232,15 +232,16 @@ def decode(dgram: bytes) -> Message:
     raise ProtocolError(f"unknown address {address!r}")
 
 
-def parse_address(text: str, *, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
-    """``"host:port"``, ``"host"`` or ``":port"`` -> (host, port); ValueError with a one-line message."""
+def parse_address(text: str, *, default_port: int = DEFAULT_PORT, any_port: bool = False) -> tuple[str, int]:
+    """``"host:port"``, ``"host"`` or ``":port"`` (the default group) -> (host, port); ValueError
+    with a one-line message. ``any_port``: port 0 (any free one) is allowed."""
     s = (text or "").strip()
     host, sep, port = s.rpartition(":")
     if not sep:
         host, port = s, str(default_port)
     if not host:
         host = DEFAULT_GROUP
-    if not port.isdigit() or not 0 < int(port) < 65536:
+    if not port.isdigit() or not (0 if any_port else 1) <= int(port) < 65536:
         raise ValueError(f"network address {text!r} must be host:port (e.g. {DEFAULT_GROUP}:{DEFAULT_PORT} "
                          "or 192.168.1.20:9100)")
     return host, int(port)
