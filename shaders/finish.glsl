@@ -29,6 +29,7 @@ uniform float u_fx_sparkle;
 uniform float u_fx_kaleido;     // 0 = off; more = more mirror segments
 uniform float u_fade;           // master level 0..1
 uniform float u_blackout;       // 1 = black
+uniform vec4 u_view;            // wall tile: (u0, v0, du, dv) of the canvas drawn here; 0 = the whole picture
 
 #include "lib/grade.glsl"
 
@@ -45,6 +46,7 @@ flat out float v_spin;
 void main() {
     vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
     v_uv = p * 0.5 + 0.5;
+    if (u_view.z > 0.0) v_uv = u_view.xy + v_uv * u_view.zw;
     gl_Position = vec4(p, 0.0, 1.0);
     float k = u_intensity;
     // hue (color.glsl) as a rotation around the grey axis (Rodrigues), then saturation: one matrix

@@ -108,7 +108,7 @@ class Chain:
 
     def __init__(self, ctx, names: Sequence[str], dirs: Sequence[Path], *, size: tuple[int, int],
                  internal_scale: float = 1.0, feedback_dtype: str = "f1", probe: bool = True,
-                 budget_ms: float = 0.0, frame_period_ms: float = 1000.0 / 60.0):
+                 budget_ms: float = 0.0, frame_period_ms: float = 1000.0 / 60.0, tile=None):
         if not names:
             raise ShaderError("the shader chain is empty; give at least one pass name")
         self.ctx = ctx
@@ -119,6 +119,9 @@ class Chain:
         self.last_error: str | None = None
         self.passes: list[Pass] = []
         self._copy_vao = None
+        # wall tile (live.render.wall.Tile): the effect passes draw the whole canvas, the last
+        # pass only this tile's window onto it (u_view), so borders line up between nodes
+        self.tile = tile
         self._values: dict = {}
         self._pending: dict[str, tuple] = {}      # pass name -> (source, Future) of a probe in flight
         self._probe_options = dict(budget_ms=budget_ms, frame_period_ms=frame_period_ms)
@@ -133,6 +136,9 @@ class Chain:
         for src in sources:
             program = compile_program(ctx, src)
             self.passes.append(self._make_pass(src.name, src, program))
+        if tile is not None and not any(b.key == "u_view" for b in self.passes[-1].bindings):
+            raise ShaderError(f"pass '{names[-1]}' cannot draw a wall tile: it does not use u_view "
+                              "(use the default vertex shader or map v_uv through u_view as finish.glsl does)")
         self.size = (0, 0)
         self.resize(size)
 
@@ -173,7 +179,11 @@ class Chain:
                     knows_fresh=knows_fresh)
 
     def _pass_size(self, i: int, size: tuple[int, int]) -> tuple[int, int]:
-        if i == len(self.passes) - 1 or self.internal_scale >= 1.0:
+        if i == len(self.passes) - 1:
+            return size
+        if self.tile is not None:
+            size = self.tile.canvas
+        if self.internal_scale >= 1.0:
             return size
         return max(1, round(size[0] * self.internal_scale)), max(1, round(size[1] * self.internal_scale))
 
@@ -222,8 +232,13 @@ class Chain:
         gen_a.use(location=0)
         gen_b.use(location=1)
         src_tex = gen_b
+        last = self.passes[-1]
         for p in self.passes:
             values["u_resolution"] = (float(p.size[0]), float(p.size[1]))
+            values["u_view"] = (0.0, 0.0, 1.0, 1.0)
+            if p is last and self.tile is not None:
+                values["u_resolution"] = tuple(float(x) for x in self.tile.canvas)
+                values["u_view"] = self.tile.view
             values["u_prev_valid"] = 0.0 if p.fresh else 1.0
             bad = set_uniforms(p, values)
             if bad:

@@ -54,7 +54,7 @@ class Renderer:
                  fullscreen: bool = False, monitor: int = 0, vsync: bool = True,
                  shader_dirs: Sequence[str] = (), chain: Sequence[str] = DEFAULT_CHAIN,
                  hud: bool = True, internal_scale: float | None = None, title: str = "latent-live",
-                 shader_budget_ms: float = 0.0):
+                 shader_budget_ms: float = 0.0, tile=None):
         self.context = GLContext(width=width, height=height, headless=headless, fullscreen=fullscreen,
                                  monitor=monitor, vsync=vsync, title=title)
         self.ctx = self.context.ctx
@@ -72,7 +72,7 @@ class Renderer:
 
         try:
             self.chain = Chain(self.ctx, list(chain), search_dirs(shader_dirs), size=self.size,
-                               internal_scale=self.internal_scale, budget_ms=shader_budget_ms)
+                               internal_scale=self.internal_scale, budget_ms=shader_budget_ms, tile=tile)
         except ShaderError as exc:
             self.context.close()
             self.ctx = None
@@ -96,6 +96,11 @@ class Renderer:
         self._hud_pending = None
         self._hud_shown_last = False
         self.capture = Capture(self.ctx)
+        self._edge_blend = None
+        if tile is not None:           # a video wall tile (live.render.wall): fade the overlaps
+            from live.render.wall import EdgeBlend
+
+            self._edge_blend = EdgeBlend(self.ctx, tile)
 
     def _new_gen_texture(self, size, dtype):
         tex = self.ctx.texture(size, 3, dtype=dtype, alignment=1)
@@ -229,6 +234,8 @@ class Renderer:
                                            gen_size=self._gen_size, out=self._values)
         self.chain.draw(self._values, self._gen_tex[0], self._gen_tex[1])
         out = self.chain.output_fbo
+        if self._edge_blend is not None:
+            self._edge_blend.apply(out)
         self.capture.capture(out, self.size, time_s)
         show_hud = self.hud_visible
         if ctx.window is not None:
@@ -330,6 +337,8 @@ class Renderer:
         if self._hud is not None:
             self._hud.release()
         self.chain.release()
+        if self._edge_blend is not None:
+            self._edge_blend.release()
         for t in self._gen_tex:
             t.release()
         self.context.close()

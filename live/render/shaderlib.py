@@ -46,10 +46,12 @@ DEFAULT_VERSION = "#version 330"
 
 DEFAULT_VERTEX = """
 out vec2 v_uv;
+uniform vec4 u_view;   // wall tile: (u0, v0, du, dv) of the canvas this pass draws; 0 = the whole picture
 void main() {
     // one triangle that covers the screen: (-1,-1) (3,-1) (-1,3)
     vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
     v_uv = p * 0.5 + 0.5;
+    if (u_view.z > 0.0) v_uv = u_view.xy + v_uv * u_view.zw;
     gl_Position = vec4(p, 0.0, 1.0);
 }
 """
