@@ -21,7 +21,7 @@ def wall_run():
     if why:
         pytest.skip(why)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-m", "live.net.bench", "--seconds", "10", "--size", "", "--json"],
+    r = subprocess.run([sys.executable, "-m", "live.bench.wall", "--seconds", "10", "--size", "", "--json"],
                        capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])

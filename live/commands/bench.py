@@ -13,7 +13,7 @@ BENCH_MODULES = (
     "live.bench.gen",        # gen
     "live.bench.render",     # render
     "live.bench.show",        # frame, latency, soak
-    "live.net.bench",        # wall
+    "live.bench.wall",        # wall
 )
 
 

@@ -117,18 +117,16 @@ def join_segments(paths: Sequence[str | Path], out: str | Path, *, fps: float, a
     rate = Fraction(fps).limit_denominator(1001)
     tb = 1 / rate
     first = av.open(str(paths[0]))
-    try:
-        ref = _video_stream(first, paths[0]).codec_context
-        ref_info = (ref.name, ref.width, ref.height, ref.pix_fmt, bytes(ref.extradata or b""))
-    finally:
-        first.close()
-    dst = av.open(str(out), mode="w")
+    dst = None
     written = 0
     try:
-        vout = dst.add_stream(ref_info[0], rate=rate)
-        vout.width, vout.height, vout.pix_fmt = ref_info[1], ref_info[2], ref_info[3]
+        vref = _video_stream(first, paths[0])
+        ref = vref.codec_context
+        ref_info = (ref.name, ref.width, ref.height, ref.pix_fmt, bytes(ref.extradata or b""))
+        dst = av.open(str(out), mode="w")
+        # the output stream copies the first segment's codec parameters (header included): no encoder
+        vout = dst.add_stream_from_template(vref)
         vout.time_base = tb
-        vout.codec_context.extradata = ref_info[4] or None
         astream = None
         if audio_path is not None:
             astream = dst.add_stream("aac", rate=48000)
@@ -170,7 +168,9 @@ def join_segments(paths: Sequence[str | Path], out: str | Path, *, fps: float, a
         if astream is not None:
             _mux_audio(dst, astream, audio_path, audio_start_s, offset / float(rate))
     finally:
-        dst.close()
+        if dst is not None:
+            dst.close()
+        first.close()
     return written
 
 

@@ -106,7 +106,7 @@ def run_leader(address: str, seconds: float, fps: float, delay_s: float, size) -
     from live.net.follow import FollowState
     from live.net.lead import Leader
     from live.net.protocol import Features, Header
-    from live.score_synth import click_track
+    from live.testing.sync_videos import click_track
     from live.types import Latest
 
     cfg = Config()
@@ -213,7 +213,7 @@ def run_follower(role: str, address: str, seconds: float, fps: float, delay_s: f
 
 
 def _node_cmd(role: str, args) -> list[str]:
-    return [sys.executable, "-m", "live.net.bench", "--node", role, "--address", args.address,
+    return [sys.executable, "-m", "live.bench.wall", "--node", role, "--address", args.address,
             "--seconds", str(args.seconds if role != "leader" else args.seconds * 0.75),
             "--fps", str(args.fps), "--delay-ms", str(args.delay_ms), "--loss", str(args.loss),
             "--size", args.size or "", "--seed", str(args.seed)]
@@ -324,7 +324,7 @@ def run_wall(args) -> int:
         if not shutil.which("unshare"):
             print("the wall bench needs 'unshare' (util-linux) to make a private network namespace", file=sys.stderr)
             return 2
-        cmd = [sys.executable, "-m", "live.net.bench", "--address", args.address, "--seconds", str(args.seconds),
+        cmd = [sys.executable, "-m", "live.bench.wall", "--address", args.address, "--seconds", str(args.seconds),
                "--fps", str(args.fps), "--delay-ms", str(args.delay_ms), "--loss", str(args.loss),
                "--size", args.size or "", "--seed", str(args.seed)] + (["--json"] if args.json else [])
         sh = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(f"'{c}'" for c in cmd)
@@ -365,7 +365,7 @@ def _size(text: str):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m live.net.bench")
+    p = argparse.ArgumentParser(prog="python -m live.bench.wall")
     _add_args(p)
     p.add_argument("--node", choices=ROLES)
     p.add_argument("--no-netns", action="store_true")
