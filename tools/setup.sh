@@ -31,8 +31,8 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 [ -d /opt/wheels ] && PIP+=(--find-links /opt/wheels)
 # torch first and pinned, so nothing later pulls an unpinned CUDA build.
 .venv/bin/python -c "import torch" 2>/dev/null || "${PIP[@]}" "torch==2.13.0"
-# link (GPL), ndi (NDI SDK licence) and vcam are optional extras; the tests exercise them
-"${PIP[@]}" -e ".[diffusion,dev,link,ndi,vcam]"
+# link (GPL), ndi (NDI SDK licence), vcam and cluster (Dask) are optional extras; the tests exercise them
+"${PIP[@]}" -e ".[diffusion,dev,link,ndi,vcam,cluster]"
 # the demo track the README's first command plays (synthesized here, never downloaded)
 [ -f demo/demo_beat.wav ] || .venv/bin/python tools/make_demo_track.py --out demo/demo_beat.wav >/dev/null
 echo "setup: done. Try: .venv/bin/latent-live --help"

@@ -35,6 +35,15 @@ def register(sub) -> None:
     p.add_argument("--timeline", metavar="OUT.json", help="also write the locked edit (timeline JSON)")
     p.add_argument("--from-timeline", metavar="T.json",
                    help="render from an (edited) timeline: its keyframes decide the cuts and entries")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="render segments in parallel on a local Dask cluster of N processes (loopback only); "
+                        "needs the 'cluster' extra")
+    p.add_argument("--cluster", default="", metavar="ADDRESS",
+                   help="render segments on an existing Dask scheduler, e.g. tcp://10.0.0.5:8786 (workers need "
+                        "latent-live and the banks at the same paths)")
+    p.add_argument("--segments", type=int, default=0, metavar="K",
+                   help="with --workers/--cluster: how many segments (default twice the workers); they start "
+                        "at cuts or bar lines")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -76,6 +85,8 @@ def run(args) -> int:
             check_value("render.fps", float(args.fps), "--fps")
     except (ConfigError, TimelineError) as exc:
         raise UserError(str(exc)) from None
+    if args.workers or args.cluster:
+        return _run_cluster(args, cfg, fps, sync_ms, timeline)
     try:
         report = render_file(args.audio, args.out, cfg=cfg, fps=fps, start_s=args.start, end_s=args.end,
                              sync_ms=sync_ms, timeline_out=args.timeline, timeline=timeline,
@@ -89,4 +100,29 @@ def run(args) -> int:
           f"sync {report.sync_ms:.0f} ms; rendered at {report.render_fps:.1f} fps = "
           f"{report.realtime_factor:.2f}x real time (+{report.analysis_s:.1f} s analysis)"
           + (f"; timeline {report.timeline}" if report.timeline else ""), file=sys.stderr)
+    return 0
+
+
+def _run_cluster(args, cfg, fps, sync_ms, timeline) -> int:
+    from live.errors import RenderError, UserError
+    from live.offline.cluster import render_cluster
+
+    if args.workers and args.cluster:
+        raise UserError("give --workers N (a local cluster) or --cluster ADDRESS (an existing one), not both")
+    if args.workers < 0 or args.segments < 0:
+        raise UserError("--workers and --segments must be positive")
+    try:
+        report = render_cluster(args.audio, args.out, cfg=cfg, fps=fps, workers=args.workers, cluster=args.cluster,
+                                segments=args.segments, start_s=args.start, end_s=args.end, sync_ms=sync_ms,
+                                timeline_out=args.timeline, timeline=timeline, progress=not args.quiet)
+    except RenderError as exc:
+        raise UserError(str(exc)) from None
+    for w in report.warnings:
+        print(f"latent-live render: note: {w}", file=sys.stderr)
+    times = [s["render_s"] for s in report.segments]
+    print(f"latent-live render: {report.out}: {report.frames} frames {report.width}x{report.height} "
+          f"@ {report.fps:g} fps ({report.duration_s:.2f} s) in {len(report.segments)} segments on "
+          f"{report.workers} workers: {report.wall_s:.1f} s = {report.realtime_factor:.2f}x real time "
+          f"(segments {min(times):.1f}..{max(times):.1f} s each, +{report.analysis_s:.1f} s analysis)"
+          + (f"; timeline {args.timeline}" if args.timeline else ""), file=sys.stderr)
     return 0

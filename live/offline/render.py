@@ -328,30 +328,52 @@ def config_from_timeline(tl: Timeline, overrides: Sequence[str] = ()) -> Config:
     return build_config(data, overrides)
 
 
-def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, cfg: Config, fps: float = 30.0,
-                start_s: float = 0.0, end_s: Optional[float] = None, sync_ms: Optional[float] = None,
-                timeline_out: str | os.PathLike | None = None, timeline: Optional[Timeline] = None,
-                progress: bool = True, preroll_s: float = DEFAULT_PREROLL_S,
-                on_frame: Optional[Callable[[int, np.ndarray], None]] = None,
-                generator_factory: Optional[Callable] = None, renderer_factory: Optional[Callable] = None,
-                ) -> RenderReport:
-    """Render ``audio_path`` to ``out_path`` (MP4, H.264 + AAC) on the audio clock.
+@dataclass
+class Prepared:
+    """Everything a render needs before its first frame, computed once (analysis, walk, controls
+    of every frame to draw): the single-process render draws it all, a cluster render ships
+    slices of it to its workers (:mod:`live.offline.cluster`)."""
 
-    cfg: the show settings (size = ``render.width/height``, generator = ``gen.*``, seed = ``gen.seed``).
-    fps: frame rate; frame ``i`` is shown at ``i / fps``. start_s/end_s: the range (s), snapped
-    to frames; end None = the end of the file. sync_ms: analysis look-ahead (None = auto).
-    timeline_out: write the locked edit there. timeline: render from these keyframes instead of
-    the motion walk (``--from-timeline``). on_frame(i, pixels): called with every recorded
-    frame's global index and its (H, W, 3) uint8 picture (tests). generator_factory /
-    renderer_factory replace the real ones (tests; see :mod:`live.assemble`). Raises
-    :class:`RenderError`.
-    """
+    audio_path: Path
+    cfg: Config
+    fps: float
+    width: int
+    height: int
+    i0: int                      # first recorded frame
+    i1: int                      # one past the last
+    p0: int                      # first drawn frame (pre-roll before i0)
+    n_total: int                 # frames of the whole file
+    analysis: Analysis
+    plan: Plan
+    keyframes: list
+    controls: list               # GenControl of frames p0..i1-1
+    control: object              # the ControlState the render runs with
+    bank_names: list
+    bank_sizes: dict
+    bank_paths: list             # the folders the banks were loaded from, in order
+    sync_s: float
+    sha: str
+    analysis_s: float
+    warnings: list = field(default_factory=list)
+
+    def features(self, first: int, end: int) -> list:
+        return self.plan.features[first:end]
+
+    def controls_for(self, first: int, end: int) -> list:
+        return self.controls[first - self.p0:end - self.p0]
+
+
+def prepare(audio_path: str | os.PathLike, *, cfg: Config, gen, banks: dict, notes: Sequence[str] = (),
+            fps: float = 30.0, start_s: float = 0.0, end_s: Optional[float] = None,
+            sync_ms: Optional[float] = None, timeline: Optional[Timeline] = None, progress: bool = True,
+            preroll_s: float = DEFAULT_PREROLL_S) -> Prepared:
+    """Analysis, plan and every frame's control for ``audio_path`` (RenderError when it cannot be
+    rendered). ``gen``/``banks``: the generator (for bank checks) and the banks that fit it."""
     from live.audio import AudioError, decode_audio
-    from live.control import ControlError, ControlStore, renderer_controls
+    from live.control import ControlError, ControlStore
 
-    warnings: list[str] = []
+    warnings: list[str] = list(notes)
     audio_path = Path(audio_path)
-    out_path = Path(out_path)
     if not (0 < fps <= 240):
         raise RenderError(f"--fps must be in 0..240, got {fps:g}")
     w, h = int(cfg.render.width), int(cfg.render.height)
@@ -359,10 +381,6 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
         raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
     if not audio_path.is_file():
         raise RenderError(f"audio file not found: {audio_path}")
-    if not out_path.parent.resolve().is_dir():
-        raise RenderError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
-    if out_path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
-        raise RenderError(f"output {out_path} should be an .mp4 (or .mov/.mkv) file")
     try:
         store = ControlStore.from_config(cfg)
     except ControlError as exc:
@@ -398,37 +416,142 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
     if not (0.0 <= sync_s <= 0.5):
         raise RenderError(f"--sync-ms must be 0..500 or auto, got {sync_s * 1000:g}")
 
-    # 2. generator and banks
+    # 2. banks
+    if not banks:
+        raise RenderError("no latent bank fits the '" + cfg.gen.backend + "' generator"
+                          + (": " + "; ".join(notes) if notes else "")
+                          + "; give one with --bank DIR (build one with 'latent-live bank build')")
+    names = list(banks)
+    sizes = {n: len(b.latents) for n, b in banks.items()}
+
+    # 3. plan: motion over the whole file (same walk for any section), then keyframes
+    plan = plan_motion(analysis, fps=fps, n_frames=n_total, sync_s=sync_s, control=control,
+                       bank_names=names, bank_sizes=sizes, config=cfg.motion)
+    keyframes = plan.keyframes
+    if timeline is not None:
+        try:
+            warnings += check_against(timeline, audio_sha256=sha, audio_duration_s=analysis.duration_s,
+                                      bank_sizes=sizes)
+        except TimelineError as exc:
+            raise RenderError(str(exc)) from None
+        keyframes = timeline.keyframes
+    p0 = max(i0 - int(round(max(preroll_s, 0.0) * fps)), 0)
+    sl = slice(p0, i1)
+    controls = controls_from_keyframes(
+        keyframes, plan.times_s[sl], envelope=plan.envelope[sl], pulse=plan.pulse[sl],
+        pulse_dir=plan.pulse_dir[sl], onset_accel=cfg.motion.onset_accel, bank_sizes=sizes,
+        steps=plan.steps[sl], feedback=plan.feedback[sl], seed=0)
+    return Prepared(audio_path=audio_path, cfg=cfg, fps=float(fps), width=w, height=h, i0=i0, i1=i1, p0=p0,
+                    n_total=n_total, analysis=analysis, plan=plan, keyframes=list(keyframes), controls=controls,
+                    control=control, bank_names=names, bank_sizes=sizes,
+                    bank_paths=[str(banks[n].path or "") for n in names], sync_s=sync_s, sha=sha,
+                    analysis_s=analysis_s, warnings=warnings)
+
+
+def draw_range(gen, banks: dict, renderer, *, fps: float, base: int, features: Sequence[FeatureFrame],
+               controls: Sequence[GenControl], first_recorded: int, rcontrols: dict, sinks: Sequence = (),
+               recorder=None, on_frame: Optional[Callable[[int, np.ndarray], None]] = None, bar=None) -> None:
+    """Draw frames ``base .. base + len(controls) - 1`` on the audio clock (``features[k]`` and
+    ``controls[k]`` belong to frame ``base + k``); the sinks join at ``first_recorded`` (the
+    frames before are the pre-roll). One loop for the single-process and the cluster render."""
+    active = gen.bank.name if getattr(gen, "bank", None) is not None else None
+    for k, ctl in enumerate(controls):
+        i = base + k
+        t = i / fps
+        if ctl.bank != active:
+            try:
+                gen.set_bank(banks[ctl.bank])
+            except Exception as exc:  # noqa: BLE001
+                raise RenderError(f"bank '{ctl.bank}' cannot be used: {exc}") from None
+            active = ctl.bank
+        g = gen.render(ctl)
+        # every frame is generated for exactly its time: show it fully (u_gen_mix = 1) by
+        # placing its arrival a second back
+        renderer.set_frame(Frame(pixels=g.pixels, control=ctl, gen_ms=g.gen_ms, index=i + 1), now_s=t - 1.0)
+        if i == first_recorded:
+            for sink in sinks:
+                renderer.add_sink(sink)
+        renderer.draw(features[k], rcontrols, time_s=t)
+        if on_frame is not None and i >= first_recorded:
+            on_frame(i, renderer.read_pixels())
+        if recorder is not None and recorder.error:
+            raise RenderError(recorder.error)
+        if bar is not None:
+            bar.update(1)
+    renderer.flush_capture()
+
+
+def write_timeline(prep: Prepared, path: str | os.PathLike) -> None:
+    """The locked edit of a prepared render (RenderError when it cannot be written)."""
+    cfg, analysis, control = prep.cfg, prep.analysis, prep.control
+    i0, i1 = prep.i0, prep.i1
+    tl = Timeline(
+        audio={"path": str(prep.audio_path), "sha256": prep.sha, "duration_s": round(analysis.duration_s, 6),
+               "sample_rate_hz": analysis.sample_rate_hz},
+        fps=float(prep.fps), size=(prep.width, prep.height), seed=int(cfg.gen.seed), backend=cfg.gen.backend,
+        model=cfg.gen.model,
+        banks=[{"name": n, "path": p, "count": prep.bank_sizes[n]} for n, p in zip(prep.bank_names, prep.bank_paths)],
+        sync_ms=prep.sync_s * 1000.0, keyframes=list(prep.keyframes), settings=_settings(cfg, control.values),
+        range={"start_s": round(i0 / prep.fps, 6), "end_s": round(i1 / prep.fps, 6), "first_frame": i0,
+               "frames": i1 - i0},
+        tempo={"bpm": round(analysis.bpm, 3), "confidence": round(analysis.bpm_confidence, 3),
+               "beats_per_bar": analysis.beats_per_bar},
+        beats=[b.as_dict() for b in analysis.beats],
+        curve={"alpha": "ease(progress) + onset_accel * envelope", "ease": "0.5 (1 - cos(pi p))",
+               "onset_accel": cfg.motion.onset_accel, "pulse_amount": float(control.values.get("pulse", 0.0)),
+               "pulse_decay_s": cfg.motion.pulse_decay_s},
+        frames=frames_table(prep.controls[i0 - prep.p0:], first_frame=i0, bank_names=prep.bank_names))
+    try:
+        tl.save(path)
+    except OSError as exc:
+        raise RenderError(f"cannot write timeline {path}: {exc}") from None
+
+
+def check_output(out_path: Path) -> None:
+    if not out_path.parent.resolve().is_dir():
+        raise RenderError(f"cannot write {out_path}: folder {out_path.parent} does not exist")
+    if out_path.suffix.lower() not in (".mp4", ".m4v", ".mov", ".mkv"):
+        raise RenderError(f"output {out_path} should be an .mp4 (or .mov/.mkv) file")
+
+
+def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, cfg: Config, fps: float = 30.0,
+                start_s: float = 0.0, end_s: Optional[float] = None, sync_ms: Optional[float] = None,
+                timeline_out: str | os.PathLike | None = None, timeline: Optional[Timeline] = None,
+                progress: bool = True, preroll_s: float = DEFAULT_PREROLL_S,
+                on_frame: Optional[Callable[[int, np.ndarray], None]] = None,
+                generator_factory: Optional[Callable] = None, renderer_factory: Optional[Callable] = None,
+                ) -> RenderReport:
+    """Render ``audio_path`` to ``out_path`` (MP4, H.264 + AAC) on the audio clock.
+
+    cfg: the show settings (size = ``render.width/height``, generator = ``gen.*``, seed = ``gen.seed``).
+    fps: frame rate; frame ``i`` is shown at ``i / fps``. start_s/end_s: the range (s), snapped
+    to frames; end None = the end of the file. sync_ms: analysis look-ahead (None = auto).
+    timeline_out: write the locked edit there. timeline: render from these keyframes instead of
+    the motion walk (``--from-timeline``). on_frame(i, pixels): called with every recorded
+    frame's global index and its (H, W, 3) uint8 picture (tests). generator_factory /
+    renderer_factory replace the real ones (tests; see :mod:`live.assemble`). Raises
+    :class:`RenderError`.
+    """
+    from live.control import renderer_controls
+
+    audio_path = Path(audio_path)
+    out_path = Path(out_path)
+    if not (0 < fps <= 240):
+        raise RenderError(f"--fps must be in 0..240, got {fps:g}")
+    w, h = int(cfg.render.width), int(cfg.render.height)
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
+    if not audio_path.is_file():
+        raise RenderError(f"audio file not found: {audio_path}")
+    check_output(out_path)
     gen = _make_generator(cfg, generator_factory)
     renderer = None
     sinks: list = []
     try:
         banks, notes = _load_banks(cfg, gen)
-        if not banks:
-            raise RenderError("no latent bank fits the '" + cfg.gen.backend + "' generator"
-                              + (": " + "; ".join(notes) if notes else "")
-                              + "; give one with --bank DIR (build one with 'latent-live bank build')")
-        warnings += notes
-        names = list(banks)
-        sizes = {n: len(b.latents) for n, b in banks.items()}
-
-        # 3. plan: motion over the whole file (same walk for any section), then keyframes
-        plan = plan_motion(analysis, fps=fps, n_frames=n_total, sync_s=sync_s, control=control,
-                           bank_names=names, bank_sizes=sizes, config=cfg.motion)
-        keyframes = plan.keyframes
-        if timeline is not None:
-            try:
-                warnings += check_against(timeline, audio_sha256=sha, audio_duration_s=analysis.duration_s,
-                                          bank_sizes=sizes)
-            except TimelineError as exc:
-                raise RenderError(str(exc)) from None
-            keyframes = timeline.keyframes
-        p0 = max(i0 - int(round(max(preroll_s, 0.0) * fps)), 0)
-        sl = slice(p0, i1)
-        controls = controls_from_keyframes(
-            keyframes, plan.times_s[sl], envelope=plan.envelope[sl], pulse=plan.pulse[sl],
-            pulse_dir=plan.pulse_dir[sl], onset_accel=cfg.motion.onset_accel, bank_sizes=sizes,
-            steps=plan.steps[sl], feedback=plan.feedback[sl], seed=0)
+        prep = prepare(audio_path, cfg=cfg, gen=gen, banks=banks, notes=notes, fps=fps, start_s=start_s,
+                       end_s=end_s, sync_ms=sync_ms, timeline=timeline, progress=progress, preroll_s=preroll_s)
+        i0, i1, p0 = prep.i0, prep.i1, prep.p0
 
         # 4. render every frame on the audio clock
         from live.outputs.recorder import RecorderError
@@ -440,34 +563,11 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
         except RecorderError as exc:
             raise RenderError(str(exc)) from None
         recorder = sinks[0]
-        rcontrols = renderer_controls(control)
-        active = gen.bank.name if getattr(gen, "bank", None) is not None else None
         bar = _bar(i1 - p0, "render", progress)
         t_render = time.perf_counter()
-        for k, ctl in enumerate(controls):
-            i = p0 + k
-            t = i / fps
-            if ctl.bank != active:
-                try:
-                    gen.set_bank(banks[ctl.bank])
-                except Exception as exc:  # noqa: BLE001
-                    raise RenderError(f"bank '{ctl.bank}' cannot be used: {exc}") from None
-                active = ctl.bank
-            g = gen.render(ctl)
-            # every frame is generated for exactly its time: show it fully (u_gen_mix = 1) by
-            # placing its arrival a second back
-            renderer.set_frame(Frame(pixels=g.pixels, control=ctl, gen_ms=g.gen_ms, index=i + 1), now_s=t - 1.0)
-            if i == i0:
-                for sink in sinks:
-                    renderer.add_sink(sink)
-            renderer.draw(plan.features[i], rcontrols, time_s=t)
-            if on_frame is not None and i >= i0:
-                on_frame(i, renderer.read_pixels())
-            if recorder.error:
-                raise RenderError(recorder.error)
-            if bar is not None:
-                bar.update(1)
-        renderer.flush_capture()
+        draw_range(gen, banks, renderer, fps=fps, base=p0, features=prep.features(p0, i1), controls=prep.controls,
+                   first_recorded=i0, rcontrols=renderer_controls(prep.control), sinks=sinks, recorder=recorder,
+                   on_frame=on_frame, bar=bar)
         for sink in sinks:
             sink.close()
         wall_s = time.perf_counter() - t_render
@@ -488,26 +588,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
 
     # 5. the locked edit
     if timeline_out:
-        tl = Timeline(
-            audio={"path": str(audio_path), "sha256": sha, "duration_s": round(analysis.duration_s, 6),
-                   "sample_rate_hz": sr},
-            fps=float(fps), size=(w, h), seed=int(cfg.gen.seed), backend=cfg.gen.backend, model=cfg.gen.model,
-            banks=[{"name": n, "path": str(banks[n].path or ""), "count": sizes[n]} for n in names],
-            sync_ms=sync_s * 1000.0, keyframes=list(keyframes), settings=_settings(cfg, control.values),
-            range={"start_s": round(i0 / fps, 6), "end_s": round(i1 / fps, 6), "first_frame": i0, "frames": i1 - i0},
-            tempo={"bpm": round(analysis.bpm, 3), "confidence": round(analysis.bpm_confidence, 3),
-                   "beats_per_bar": analysis.beats_per_bar},
-            beats=[b.as_dict() for b in analysis.beats],
-            curve={"alpha": "ease(progress) + onset_accel * envelope", "ease": "0.5 (1 - cos(pi p))",
-                   "onset_accel": cfg.motion.onset_accel, "pulse_amount": float(control.values.get("pulse", 0.0)),
-                   "pulse_decay_s": cfg.motion.pulse_decay_s},
-            frames=frames_table(controls[i0 - p0:], first_frame=i0, bank_names=names))
-        try:
-            tl.save(timeline_out)
-        except OSError as exc:
-            raise RenderError(f"cannot write timeline {timeline_out}: {exc}") from None
+        write_timeline(prep, timeline_out)
     return RenderReport(out=str(out_path), frames=i1 - i0, first_frame=i0, fps=float(fps), width=w, height=h,
-                        duration_s=(i1 - i0) / fps, wall_s=wall_s, analysis_s=analysis_s,
-                        sync_ms=sync_s * 1000.0, bpm=analysis.bpm, keyframes=len(keyframes),
-                        timeline=str(timeline_out or ""), warnings=warnings)
+                        duration_s=(i1 - i0) / fps, wall_s=wall_s, analysis_s=prep.analysis_s,
+                        sync_ms=prep.sync_s * 1000.0, bpm=prep.analysis.bpm, keyframes=len(prep.keyframes),
+                        timeline=str(timeline_out or ""), warnings=prep.warnings)
 
