@@ -163,6 +163,7 @@ def local_cluster(workers: int):
     _need_dask()
     from distributed import LocalCluster
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)   # the scheduler's own chatter
     return LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
                         dashboard_address=None, silence_logs=logging.ERROR)
 
