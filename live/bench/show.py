@@ -313,10 +313,11 @@ class ClickPlayer:
     """
 
     def __init__(self, *, device, sample_rate_hz: int, clicks: int, lead_s: float = 1.0,
-                 block_size: int = 256, latency="low", seed: int = 0):
+                 block_size: int = 256, latency="low", seed: int = 0, interval_s: float = 0.0):
         rng = np.random.default_rng(seed)
         self.sample_rate_hz = sr = int(sample_rate_hz)
-        gaps = rng.uniform(0.5, 0.8, clicks)
+        # random gaps (onset latency) or a steady grid (beat-locked effects: interval_s > 0)
+        gaps = np.full(clicks, interval_s) if interval_s > 0 else rng.uniform(0.5, 0.8, clicks)
         self.click_at = (sr * (lead_s + np.concatenate([[0.0], np.cumsum(gaps[:-1])]))).astype(np.int64)
         burst_n = int(0.005 * sr)
         burst = (rng.uniform(-1, 1, burst_n) * np.exp(-np.arange(burst_n) / (0.0015 * sr)) * 0.9).astype(np.float32)
@@ -493,6 +494,7 @@ def run_latency(args) -> int:
     w, h = _parse_size(args.size)
     if args.clicks < 3:
         raise _user_error("--clicks must be at least 3")
+
     r = bench_latency(clicks=args.clicks, width=w, height=h, latency=args.latency, sets=args.set)
     print(json.dumps(r, indent=2)) if args.json else _print_latency(r)
     return 0

@@ -14,6 +14,8 @@ BENCH_MODULES = (
     "live.bench.render",     # render
     "live.bench.show",        # frame, latency, soak
     "live.bench.wall",        # wall
+    "live.bench.clock",       # link, midiclock
+    "live.bench.ndi",         # ndi
 )
 
 
