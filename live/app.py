@@ -349,7 +349,7 @@ class Show:
         audio_path = self.audio_spec if self.audio_spec and Path(self.audio_spec).is_file() else None
         try:
             self.sinks = make_sinks(cfg.render, size=self.renderer.size, record=self.record_path,
-                                    audio_path=audio_path, outputs=cfg.outputs)
+                                    audio_path=audio_path, outputs=cfg.outputs, audio_loop=cfg.audio.loop)
         except RecorderError as exc:
             raise ShowError(str(exc)) from None
         except RuntimeError as exc:               # NDI / virtual camera could not start

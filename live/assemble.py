@@ -171,8 +171,8 @@ def make_renderer(r: RenderConfig, *, offline: bool = False, factory: Optional[C
 
 
 def make_sinks(r: RenderConfig, *, size: tuple[int, int], record: str = "", audio_path=None,
-               fps: Optional[float] = None, offline: bool = False, audio_start_s: float = 0.0,
-               outputs: Optional[OutputsConfig] = None) -> list:
+               fps: Optional[float] = None, offline: bool = False, audio_start_s: Optional[float] = None,
+               outputs: Optional[OutputsConfig] = None, audio_loop: bool = False) -> list:
     """The frame sinks of a show or render: the recording when there is one, NDI and the
     virtual camera when ``outputs`` asks for them (live only). Live: the recording at
     ``min(render.fps, render.record_fps)`` frames per second, the live preset, dropping frames
@@ -190,8 +190,9 @@ def make_sinks(r: RenderConfig, *, size: tuple[int, int], record: str = "", audi
                 sinks.append(Recorder(path, width=w, height=h, fps=float(fps), audio_path=audio_path,
                                       audio_start_s=audio_start_s, block=True))
             else:
+                # the audio from the first frame's time on; a looping file loops in the recording too
                 sinks.append(Recorder(path, width=w, height=h, fps=min(r.fps, r.record_fps),
-                                      audio_path=audio_path, preset=r.record_preset))
+                                      audio_path=audio_path, preset=r.record_preset, audio_loop=audio_loop))
         o = outputs
         if o is not None and not offline and o.ndi:
             from live.outputs.ndi import NdiSink

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -150,12 +151,12 @@ def test_show_with_an_endless_reload_still_ends_on_duration(tmp_path):
     write_click_wav(wav, 20.0)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "live", "run", "--audio", str(wav), "--no-playback", "--headless",
-           "--size", "160x90", "--duration", "5", "--osc-port", "0", "--set", f'render.shader_dirs=["{shaders}"]',
+           "--size", "160x90", "--duration", "3.5", "--osc-port", "0", "--set", f'render.shader_dirs=["{shaders}"]',
            "--set", "render.fps=20", "--set", "render.hud=false"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def swap():
-        time.sleep(2.5)
+        time.sleep(1.5)
         (shaders / "finish.glsl").write_text(ENDLESS)
     threading.Thread(target=swap, daemon=True).start()
     t0 = time.monotonic()
@@ -165,4 +166,29 @@ def test_show_with_an_endless_reload_still_ends_on_duration(tmp_path):
     assert "shader refused, keeping the last good finish" in err, err
     assert took < 60.0
     frames = int(err.split("latent-live: ")[-1].split(" frames")[0])
-    assert frames >= 30, err                                   # 5 s at 20 fps, drawn throughout
+    assert frames >= 20, err                                   # 3.5 s at 20 fps, drawn throughout
+
+
+def test_a_stop_request_always_ends_the_process_even_when_the_loop_is_stuck(tmp_path):
+    """The watchdog: a loop that never looks at the stop flag (a GL call that never returns)
+    is ended grace_s after SIGTERM, with the recording finished by emergency() first."""
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import sys, time\n"
+        "from live.commands.stopping import StopSignals\n"
+        "def emergency():\n"
+        "    open(sys.argv[1], 'w').write('finished')\n"
+        "with StopSignals(lambda: None, grace_s=1.0, emergency=emergency):\n"
+        "    print('ready', flush=True)\n"
+        "    while True:\n"
+        "        time.sleep(0.05)\n")
+    marker = tmp_path / "marker"
+    p = subprocess.Popen([sys.executable, str(script), str(marker)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == 143 and marker.read_text() == "finished", err
+    assert "still running 1 s after SIGTERM" in err
+    assert time.monotonic() - t0 < 10.0

@@ -87,12 +87,23 @@ def run(args) -> int:
         raise UserError(str(exc)) from None
     if args.workers or args.cluster:
         return _run_cluster(args, cfg, fps, sync_ms, timeline)
-    try:
-        report = render_file(args.audio, args.out, cfg=cfg, fps=fps, start_s=args.start, end_s=args.end,
-                             sync_ms=sync_ms, timeline_out=args.timeline, timeline=timeline,
-                             progress=not args.quiet)
-    except RenderError as exc:
-        raise UserError(str(exc)) from None
+    from live.commands.stopping import StopSignals
+
+    # Ctrl+C, SIGTERM, SIGHUP: the render's own clean-up finishes the file (playable up to the
+    # last frame written) and the exit code says which signal it was
+    with StopSignals(raise_first=True) as stopper:
+        try:
+            report = render_file(args.audio, args.out, cfg=cfg, fps=fps, start_s=args.start, end_s=args.end,
+                                 sync_ms=sync_ms, timeline_out=args.timeline, timeline=timeline,
+                                 progress=not args.quiet)
+        except RenderError as exc:
+            raise UserError(str(exc)) from None
+        except KeyboardInterrupt:
+            seconds = _video_seconds(args.out)
+            print(f"latent-live render: stopped by {stopper.name or 'SIGINT'}"
+                  + (f"; the first {seconds:.1f} s are kept in {args.out}" if seconds else "; nothing was kept"),
+                  file=sys.stderr)
+            return stopper.exit_code or 130
     for w in report.warnings:
         print(f"latent-live render: note: {w}", file=sys.stderr)
     print(f"latent-live render: {report.out}: {report.frames} frames {report.width}x{report.height} "
@@ -126,3 +137,17 @@ def _run_cluster(args, cfg, fps, sync_ms, timeline) -> int:
           f"(segments {min(times):.1f}..{max(times):.1f} s each, +{report.analysis_s:.1f} s analysis)"
           + (f"; timeline {args.timeline}" if args.timeline else ""), file=sys.stderr)
     return 0
+
+
+def _video_seconds(path) -> float:
+    """Seconds of video in a (possibly unfinished) file, 0.0 when none can be read."""
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            vs = c.streams.video[0]
+            n = sum(1 for p in c.demux(vs) if p.size)
+            rate = float(vs.average_rate or vs.guessed_rate or 0) or 30.0
+            return n / rate
+    except Exception:  # noqa: BLE001 - nothing readable
+        return 0.0

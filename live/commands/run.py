@@ -144,18 +144,36 @@ def run(args) -> int:
         if s.remote:
             print(f"latent-live: from a phone or tablet open {s.token_url} (the token is needed)", file=sys.stderr)
 
-    try:
-        result = show.run()
-    except KeyboardInterrupt:
-        show.stop()
-        result = show.result(0.0)
+    from live.commands.stopping import StopSignals
+
+    # Ctrl+C, SIGTERM and SIGHUP all end the loop the same way: the recording is finished and the
+    # summary written; a second signal stops at once; a stuck loop is ended by the watchdog
+    with StopSignals(show.stop_event.set, emergency=show.finish_sinks) as stopper:
+        try:
+            result = show.run()
+        except KeyboardInterrupt:
+            show.stop()
+            result = None
+        show.stopped_by = stopper.name or ("SIGINT" if result is None else "")
+        if result is None:
+            result = show.result(show.elapsed_s)
+        result.stopped_by = show.stopped_by
+        code = stopper.exit_code or (130 if show.stopped_by == "SIGINT" else None)
     print(f"latent-live: {result.frames_drawn} frames in {result.seconds:.1f} s, frame time p50 "
           f"{result.frame_ms_p50:.1f} ms p99 {result.frame_ms_p99:.1f} ms, generator {result.gen_fps:.1f} fps, "
-          f"{result.late_frames} late frames, {result.audio_overflows} audio overflows, {result.fallbacks} fallbacks",
+          f"{result.late_frames} late frames, {result.audio_overflows} audio overflows, {result.fallbacks} fallbacks"
+          + (f"; stopped by {result.stopped_by}" if result.stopped_by else ""),
           file=sys.stderr)
     for m in result.messages:
         print(f"  note: {m}", file=sys.stderr)
+    if show.record_path:
+        if result.recording_error:
+            print(f"latent-live: {result.recording_error}", file=sys.stderr)
+        else:
+            print(f"latent-live: recorded {show.record_path}", file=sys.stderr)
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result.as_dict(), fh, indent=2)
-    return 0
+        from live.commands.files import write_json
+        write_json(args.json, result.as_dict())
+    if code is not None:
+        return code
+    return 1 if result.recording_error else 0
