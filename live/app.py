@@ -252,6 +252,8 @@ class ShowResult:
     outputs: list                 # each frame sink's stats: name, offered, sent, dropped, last_error
     osc: dict
     messages: list
+    recording_error: Optional[str] = None   # why a recording stopped early (full disk...), None if it did not
+    stopped_by: str = ""                    # the signal that ended the show ("SIGTERM"...), "" otherwise
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -299,6 +301,9 @@ class Show:
         self.banks: dict = {}
         self._generation = 0
         self._started = False
+        self._t_start: Optional[float] = None
+        self._sink_errors: dict = {}
+        self.stopped_by = ""                # set by the command when a signal ended the show
 
     # -- start-up ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -571,6 +576,28 @@ class Show:
         self.generator = gen
         self._start_generator_worker(gen)
 
+    def _watch_sinks(self) -> None:
+        """A sink that stopped (the recording on a full disk) is said once in the HUD and the log;
+        the show goes on."""
+        for s in self.sinks:
+            err = getattr(s, "error", None)
+            if err and self._sink_errors.get(s.name) != err:
+                self._sink_errors[s.name] = err
+                self.telemetry.note(err)
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds since the show's loop started (0 before)."""
+        return time.monotonic() - self._t_start if self._t_start is not None else 0.0
+
+    def finish_sinks(self) -> None:
+        """Finish every sink's file now, from any thread (the stop watchdog's last resort)."""
+        for s in self.sinks:
+            try:
+                s.close()
+            except Exception as exc:  # noqa: BLE001
+                log.warning("while finishing %s: %s", getattr(s, "name", "?"), exc)
+
     # -- the main (GL) loop -------------------------------------------------------------------
     def run(self) -> ShowResult:
         if not self._started:
@@ -579,7 +606,7 @@ class Show:
         from live.render.hud import HudInfo
 
         r = self.renderer
-        t_start = time.monotonic()
+        t_start = self._t_start = time.monotonic()
         last_reload = t_start
         last_status = t_start
         frame_index = None
@@ -625,6 +652,7 @@ class Show:
                         self.telemetry.note(msg)
                     last_reload = now
                 self._supervise()
+                self._watch_sinks()
                 ms = (time.perf_counter() - t0) * 1e3
                 self.telemetry.frame_ms.add(ms)
                 if ms > 40.0:
@@ -708,7 +736,10 @@ class Show:
             recording_dropped=int(getattr(self.recorder, "dropped", 0) or 0),
             outputs=[dataclasses.asdict(s.stats()) for s in self.sinks],
             osc=self.osc_server.stats.as_dict() if self.osc_server is not None else {},
-            messages=[m for _, m in t.messages])
+            messages=[m for _, m in t.messages],
+            recording_error=next((getattr(s, "error", None) for s in self.sinks
+                                  if s.name == "recorder" and getattr(s, "error", None)), None),
+            stopped_by=self.stopped_by)
 
     def stop(self) -> None:
         """Stop every thread and release devices; safe to call twice."""
