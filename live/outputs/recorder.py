@@ -194,6 +194,7 @@ class Recorder:
         else:   # fragmented MP4/MOV: playable up to the last fragment whatever ends the process
             opts = {"movflags": "empty_moov+default_base_moof+frag_keyframe", "frag_duration": "1000000"}
         opts["flush_packets"] = "1"     # each packet reaches the file at once, not a 32 KB buffer later
+        opts["avoid_negative_ts"] = "make_non_negative"   # AAC priming must not shift the video after frame 0
         try:
             self._container = av.open(str(self.path), mode="w", container_options=opts)
         except Exception as exc:  # noqa: BLE001
@@ -205,6 +206,9 @@ class Recorder:
         vs.width, vs.height, vs.pix_fmt = self.width, self.height, "yuv420p"
         vs.time_base = Fraction(1, 1) / self._rate
         vs.codec_context.gop_size = max(1, int(round(self.fps)))   # a keyframe (and fragment) a second
+        # no B-frames: a fragmented MP4 has no edit list to hide their decode delay, so the video
+        # would start a frame or two late against the audio (ultrafast, the live preset, has none)
+        vs.codec_context.max_b_frames = 0
         if self.codec == "libx264":
             vs.options = {"crf": str(crf), "preset": preset or ("veryfast" if not block else "medium")}
         else:
