@@ -54,8 +54,10 @@ class AnalysisWorker(threading.Thread):
     """
 
     def __init__(self, source, analyzer, features: Latest, telemetry: Telemetry, *,
-                 control_store=None, stop: threading.Event, clock=None):
+                 control_store=None, stop: threading.Event, clock=None,
+                 on_frame: Optional[Callable] = None):
         super().__init__(name="analysis", daemon=True)
+        self.on_frame = on_frame      # after each publication (a leader sends the frame on)
         self.source = source
         self.analyzer = analyzer
         self.features = features
@@ -129,6 +131,11 @@ class AnalysisWorker(threading.Thread):
                     frame = with_beat(frame, self.clock.update(frame))
                 self.telemetry.analysis_ms.add((time.perf_counter() - t0) * 1e3)
                 self.features.publish(frame)
+                if self.on_frame is not None:
+                    try:
+                        self.on_frame(frame)
+                    except Exception as exc:  # noqa: BLE001 - the network must not stop the analysis
+                        self.telemetry.note(f"lead: frame not sent: {exc}")
         except BaseException as exc:  # keep the show on screen; report
             self.error = exc
             log.exception("analysis thread stopped")
@@ -254,6 +261,7 @@ class ShowResult:
     messages: list
     recording_error: Optional[str] = None   # why a recording stopped early (full disk...), None if it did not
     stopped_by: str = ""                    # the signal that ended the show ("SIGTERM"...), "" otherwise
+    net: dict = field(default_factory=dict)   # lead: sent, errors; follow: mode, received, lost...
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -298,6 +306,9 @@ class Show:
         self.gen_worker: Optional[GeneratorWorker] = None
         self.analysis: Optional[AnalysisWorker] = None
         self.clock = None                 # live.clock.show.ShowClock, built in start()
+        self.leader = None                # live.net.Leader with --lead
+        self.follow = None                # live.net.FollowWorker: --follow, or a leader's own screen
+        self._follow_mode = ""
         self.banks: dict = {}
         self._generation = 0
         self._started = False
@@ -317,8 +328,13 @@ class Show:
         except ControlError as exc:
             raise ShowError(str(exc)) from None
 
-        # sound in
-        if self._source is None:
+        # sound in (a follower listens to its leader; its own input, if given, takes over when
+        # the leader is gone)
+        net = cfg.net
+        if net.follow and net.lead:
+            raise ShowError("a node cannot lead and follow at once: give --lead or --follow")
+        need_source = not net.follow or bool(self.audio_spec) or self._source is not None
+        if self._source is None and need_source:
             from live.audio import AudioError, AudioFileError, open_source
             from live.audio.device import SoundDeviceSource
             from live.audio.devices import find_input_device
@@ -331,7 +347,8 @@ class Show:
             except AudioError as exc:
                 raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
                                 "or rehearse with a file: --audio track.wav") from None
-        self.analyzer = Analyzer(sample_rate_hz=self._source.sample_rate_hz, config=cfg.features)
+        self.analyzer = Analyzer(sample_rate_hz=self._source.sample_rate_hz, config=cfg.features) \
+            if self._source is not None else None
         # the DJ's clock: tracker, tap, manual BPM, Link, MIDI clock by precedence
         from live.clock.show import ShowClock
         try:
@@ -383,16 +400,25 @@ class Show:
         self._start_hands()
 
         # threads
-        self.analysis = AnalysisWorker(self._source, self.analyzer, self.features, self.telemetry,
-                                       control_store=self.store, stop=self.stop_event, clock=self.clock)
+        self._start_net()
+        own = self.features if self.follow is None else Latest(SILENT_FRAME)
+        if self._source is not None:
+            self.analysis = AnalysisWorker(self._source, self.analyzer, own, self.telemetry,
+                                           control_store=self.store, stop=self.stop_event, clock=self.clock,
+                                           on_frame=self._lead_frame if self.leader is not None else None)
+            if self.follow is not None and net.follow:
+                self.follow.fallback = _OwnInput(own, self.analysis)
         self._start_generator_worker(self.generator)
-        from live.audio import AudioError
-        try:
-            self._source.start()
-        except AudioError as exc:
-            raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
-                            "or rehearse with a file: --audio track.wav") from None
-        self.analysis.start()
+        if self._source is not None:
+            from live.audio import AudioError
+            try:
+                self._source.start()
+            except AudioError as exc:
+                raise ShowError(f"{exc}; pick an input with --audio DEVICE (see 'latent-live devices') "
+                                "or rehearse with a file: --audio track.wav") from None
+            self.analysis.start()
+        if self.follow is not None:
+            self.follow.start()
         self._started = True
 
     def _start_hands(self) -> None:
@@ -488,6 +514,38 @@ class Show:
                 "fallbacks": t.fallbacks, "frames_drawn": t.frames_drawn,
                 "messages": [m for _, m in list(t.messages)[-5:]]}
 
+    def _start_net(self) -> None:
+        """--lead: a publisher, and this screen on the same delayed clock as the followers';
+        --follow: the leader's stream as this node's features (module live.net)."""
+        net = self.cfg.net
+        if not (net.lead or net.follow):
+            return
+        from live.net import FollowWorker, Leader
+
+        try:
+            if net.lead:
+                self.leader = Leader(net.lead)
+            self.follow = FollowWorker(net.follow or None, features=self.features, delay_s=net.delay_ms / 1e3,
+                                       lost_after_s=net.lost_after_s, stop=self.stop_event,
+                                       control_store=self.store if net.follow else None)
+        except (OSError, ValueError) as exc:
+            raise ShowError(str(exc)) from None
+
+    def _lead_frame(self, frame: FeatureFrame) -> None:
+        """On the analysis thread: send the hop, feed this screen, send the controls when they changed."""
+        self.leader.features(frame)
+        self.follow.feed(frame)
+        st = self.store.state
+        self.leader.controls(st.values, {k: v for k, v in st.counts.items() if k in _MIRRORED_TRIGGERS},
+                             t=frame.t, version=st.version)
+
+    def _clock(self):
+        """What the effect clock follows: the network follower (also a leader's own screen), else
+        the analysis thread."""
+        if self.follow is not None and not self.follow.using_fallback:
+            return self.follow
+        return self.follow.fallback if self.follow is not None and self.follow.fallback else self.analysis
+
     def _make_generator(self, backend: str):
         """Build and load a generator (:mod:`live.assemble`) and give it the first bank that
         fits; a backend that fails, or that no bank fits, falls back to the embedded one."""
@@ -523,6 +581,10 @@ class Show:
         state = self.motion_state0
         if self.gen_worker is not None:
             state = self.gen_worker.motion_state
+        if self.leader is not None:
+            step = _walk_sender(step, self.leader)
+        elif self.follow is not None and self.cfg.render.wall:
+            step = _walk_follower(step, self.follow)       # every tile draws the leader's latent
         worker = GeneratorWorker(generator, self.banks, names, self.features, self.frames, self.telemetry,
                                  control_store=self.store, motion_config=self.cfg.motion, step=step,
                                  initial_motion_state=state, stop=self.stop_event,
@@ -538,6 +600,8 @@ class Show:
         sound-to-eye delay (clock.audio_latency_ms + render_latency_ms) plus ``extra_s`` (the
         generator's own time). Beat flashes, bar cuts and keyframe arrivals read this; onsets
         are not predictable and stay as they are."""
+        if self.follow is not None and not self.follow.using_fallback:
+            return feats       # lead/follow: every screen shows the stream's beat on the shared delayed clock
         clock = self.clock
         beat = clock.latest.get() if clock is not None else None
         if beat is None or beat.bpm <= 0.0 or not clock.compensate:
@@ -548,6 +612,12 @@ class Show:
 
     # -- supervision --------------------------------------------------------------------------
     def _supervise(self) -> None:
+        if self.follow is not None and self.cfg.net.follow:
+            mode = self.follow.mode()
+            if mode != self._follow_mode:
+                if self._follow_mode or mode != "waiting":
+                    self.telemetry.note(f"follow {self.cfg.net.follow}: {self.follow.status()}")
+                self._follow_mode = mode
         w = self.gen_worker
         if w is None:
             return
@@ -630,11 +700,13 @@ class Show:
                     break
                 # effect time: the audio clock, extrapolated between hops so motion is smooth;
                 # the generator cross-fade runs on the same clock
-                wall0, audio0 = self.analysis.clock_anchor
+                wall0, audio0 = self._clock().clock_anchor
                 time_s = audio0 + min(now - wall0, 0.1)
                 frame = self.frames.get()
                 if frame is not None and frame.index != frame_index:
-                    r.set_frame(frame, now_s=time_s)
+                    # a wall tile cross-fades on the walk's own time, as every other tile does
+                    wall_walk = self.follow is not None and self.cfg.net.follow and self.cfg.render.wall
+                    r.set_frame(frame, now_s=min(frame.control.t, time_s) if wall_walk else time_s)
                     frame_index = frame.index
                 feats = self.features.get() or SILENT_FRAME
                 state = self.store.state
@@ -662,7 +734,7 @@ class Show:
                     self.on_frame(self, now)
                 if self.duration_s is not None and now - t_start >= self.duration_s:
                     break
-                if self.analysis.finished.is_set():
+                if self.analysis is not None and self.analysis.finished.is_set():
                     if self.analysis.error is not None:
                         self.telemetry.note(f"analysis stopped: {self.analysis.error}")
                     break
@@ -712,8 +784,15 @@ class Show:
             latency_ms=latency_ms,
             message=msg,
             lines=(f"hop {t.analysis_ms.percentile(50):.2f} ms  late {t.late_frames}  "
-                   f"xrun {getattr(self._source, 'overflows', 0)}  fallback {t.fallbacks}",),
+                   f"xrun {getattr(self._source, 'overflows', 0)}  fallback {t.fallbacks}",)
+            + ((f"net {self._net_line()}",) if self.leader is not None or self.cfg.net.follow else ()),
         )
+
+    def _net_line(self) -> str:
+        if self.leader is not None:
+            return f"lead {self.cfg.net.lead}: {self.leader.sent} sent, {len(self.leader.subscribers)} unicast"
+        st = self.follow.stats
+        return f"{self.follow.status()}  loss {st.loss_pct:.1f}%  late {st.late}"
 
     def _status(self) -> dict:
         t = self.telemetry
@@ -739,7 +818,17 @@ class Show:
             messages=[m for _, m in t.messages],
             recording_error=next((getattr(s, "error", None) for s in self.sinks
                                   if s.name == "recorder" and getattr(s, "error", None)), None),
-            stopped_by=self.stopped_by)
+            stopped_by=self.stopped_by, net=self._net_stats())
+
+    def _net_stats(self) -> dict:
+        if self.leader is not None:
+            return {"role": "lead", "sent": self.leader.sent, "errors": self.leader.errors,
+                    "subscribers": len(self.leader.subscribers)}
+        if self.follow is not None:
+            return {"role": "follow", "mode": self.follow.mode(), "status": self.follow.status(),
+                    "controls": {k: self.store.state.values[k] for k in ("fx.zoom",)},
+                    **self.follow.stats.as_dict()}
+        return {}
 
     def stop(self) -> None:
         """Stop every thread and release devices; safe to call twice."""
@@ -747,6 +836,8 @@ class Show:
         for closer in (
             lambda: self._source and self._source.stop(),
             lambda: self.analysis and self.analysis.is_alive() and self.analysis.join(timeout=2.0),
+            lambda: self.follow and self.follow.stop(),
+            lambda: self.leader and self.leader.close(),
             lambda: self.gen_worker and self.gen_worker.is_alive()
             and self.gen_worker.join(timeout=self.cfg.gen.timeout_s + 1.0),
             lambda: self.renderer and self.renderer.flush_capture(),
@@ -764,3 +855,44 @@ class Show:
             except Exception as exc:  # noqa: BLE001 - shutting down: report, go on
                 log.warning("while stopping: %s", exc)
 
+
+
+# triggers a leader mirrors to its followers (tap and bpm only feed the leader's own analyzer)
+_MIRRORED_TRIGGERS = ("bank.next", "bank.prev", "entry.next", "entry.prev", "bank.select")
+
+
+class _OwnInput:
+    """A follower's own sound input, for when its leader is gone: features and clock of its
+    analysis thread (live.net.FollowWorker's ``fallback``)."""
+
+    def __init__(self, features: Latest, analysis: AnalysisWorker):
+        self.features = features
+        self._analysis = analysis
+
+    @property
+    def clock_anchor(self) -> tuple:
+        return self._analysis.clock_anchor
+
+
+def _walk_sender(step: Callable, leader) -> Callable:
+    """The motion step of a leader: the walk goes to the followers too (wall tiles draw it)."""
+    def lead_step(state, features, control, **kw):
+        state, ctl = step(state, features, control, **kw)
+        try:
+            leader.walk(ctl)
+        except Exception as exc:  # noqa: BLE001 - the network must not stop the generator
+            log.warning("lead: walk not sent: %s", exc)
+        return state, ctl
+    return lead_step
+
+
+def _walk_follower(step: Callable, follow) -> Callable:
+    """The motion step of a wall tile: the leader's walk while it is heard (its own walk keeps
+    stepping underneath, so a takeover by its own input continues from where it is)."""
+    def follow_step(state, features, control, **kw):
+        state, own = step(state, features, control, **kw)
+        ctl = follow.walk.get()
+        if ctl is None or follow.using_fallback or follow.mode() != "following":
+            return state, own
+        return state, ctl
+    return follow_step

@@ -48,6 +48,9 @@ RENDER_USED_ELSEWHERE = {
     "record": "make_sinks: the live recording",
     "record_fps": "make_sinks: the live recording's frame rate",
     "record_preset": "make_sinks: the live recording's x264 preset",
+    "wall": "renderer_options: the video wall tile (live.render.wall)",
+    "tile": "renderer_options: the video wall tile",
+    "overlap": "renderer_options: the video wall tile",
 }
 
 
@@ -156,6 +159,10 @@ def renderer_options(r: RenderConfig, *, offline: bool = False) -> dict:
     """The keyword options the renderer is built with from the render settings."""
     opts = {k: getattr(r, k) for k in RENDER_OPTIONS}
     opts["internal_scale"] = opts["internal_scale"] or None      # 0 = auto
+    if r.wall:
+        from live.render.wall import make_tile
+
+        opts["tile"] = make_tile(r.wall, r.tile, width=r.width, height=r.height, overlap=r.overlap)
     if offline:
         opts.update(OFFLINE_RENDER_FIXED)
         opts["shader_budget_ms"] = opts["shader_budget_ms"] or OFFLINE_SHADER_BUDGET_MS

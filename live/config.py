@@ -303,6 +303,25 @@ class AudioConfig:
                            expect="'low', 'high' or seconds in (0, 2]")
 
 
+def _wall_problem(v: str) -> str | None:
+    if not v:
+        return None
+    parts = str(v).lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts) \
+            or int(parts[0]) * int(parts[1]) > 64:
+        return "is not COLSxROWS with 1 to 64 tiles"
+    return None
+
+
+def _net_address_problem(v: str) -> str | None:
+    if not v:
+        return None
+    host, sep, port = str(v).rpartition(":")
+    if sep and (not port.isdigit() or not 0 <= int(port) <= 65535):
+        return "is not host:port"
+    return None
+
+
 _NYQUIST = Ref("audio.sample_rate_hz", 0.5)
 
 
@@ -393,6 +412,10 @@ class RenderConfig:
     shader_budget_ms: float = setting(0.0, lo=0.1, hi=10000.0, off=0.0,
                                       means="auto: 1/60 s, or 10 plain copies on a software rasteriser; offline 2 s")
                                      # a user's pass slower than this per frame (timed off screen) is refused
+    wall: str = setting("", check=_wall_problem, expect="COLSxROWS such as 3x1, or empty")
+                                     # video wall: this node draws one tile of a COLSxROWS canvas ("" = no wall)
+    tile: int = setting(0, lo=0, hi=63)      # which tile, row by row from the top left
+    overlap: int = setting(0, lo=0, hi=4096)  # pixels shared with each neighbour (projector edge blend)
 
 
 @dataclass(frozen=True)
@@ -475,6 +498,18 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class NetConfig:
+    lead: str = setting("", check=_net_address_problem, expect="GROUP:PORT (multicast) or HOST:PORT, or empty")
+                                     # publish features, walk and controls there ("" = do not lead);
+                                     # 239.255.76.76:9100 multicast, 0.0.0.0:9100 unicast subscriptions
+    follow: str = setting("", check=_net_address_problem, expect="GROUP:PORT or LEADERHOST:PORT, or empty")
+                                     # render from a leader's stream instead of this node's sound
+    delay_ms: float = setting(35.0, lo=0.0, hi=1000.0)  # presentation delay every node (leader too) applies:
+                                     # beats show at the same instant on all screens; covers network jitter
+    lost_after_s: float = setting(1.0, lo=0.1, hi=60.0)  # silence after which the leader counts as gone
+
+
+@dataclass(frozen=True)
 class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeaturesConfig = field(default_factory=FeaturesConfig)
@@ -486,6 +521,7 @@ class Config:
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    net: NetConfig = field(default_factory=NetConfig)
     controls: Mapping[str, Any] = field(default_factory=dict)   # initial control values by name
     presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> control values
 
@@ -493,7 +529,7 @@ class Config:
 _FREE_SECTIONS = ("controls", "presets")
 _SECTIONS = {"audio": AudioConfig, "features": FeaturesConfig, "motion": MotionConfig,
              "gen": GenConfig, "render": RenderConfig, "osc": OscConfig, "clock": ClockConfig,
-             "outputs": OutputsConfig, "midi": MidiConfig, "web": WebConfig}
+             "outputs": OutputsConfig, "midi": MidiConfig, "web": WebConfig, "net": NetConfig}
 
 
 def _coerce(value: Any, default: Any, where: str) -> Any:

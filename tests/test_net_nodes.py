@@ -70,3 +70,22 @@ def test_unicast_subscription_takeover_by_own_input_and_a_new_leader():
     assert r["bass_gone"] == 0.77
     assert r["mode_back"] == "following" and r["sessions"] == 2
     assert r["beat_back"] >= leader_frame(1000).beat_count
+
+
+def test_run_lead_and_two_wall_tiles_follow_it(tmp_path):
+    from net_fixtures import run_in_netns
+
+    r = run_in_netns(os.path.join(os.path.dirname(__file__), "net_show_script.py"), str(tmp_path), timeout=150)
+    for name in ("lead", "tile0", "tile1"):
+        assert r[name]["rc"] == 0, r[name]["stderr"]
+    lead = r["lead"]["result"]["net"]
+    assert lead["role"] == "lead" and lead["sent"] > 200 and lead["errors"] == 0
+    for tile in ("tile0", "tile1"):
+        res = r[tile]["result"]
+        net = res["net"]
+        assert net["role"] == "follow" and net["received"] > 200
+        assert net["controls"]["fx.zoom"] == 0.7                  # the leader's control value
+        # the leader stopped 3 s before the tiles: they kept going and said so
+        assert net["mode"] == "lost" and "leader lost" in net["status"]
+        assert any("leader lost" in m for m in res["messages"])
+        assert res["frames_drawn"] > 60 and res["gen_errors"] == 0

@@ -44,6 +44,15 @@ def register(sub) -> None:
     p.add_argument("--no-web", action="store_true", help="no control surface / HTTP API")
     p.add_argument("--midi", metavar="DEVICE", help="MIDI controller: index or part of its name (see 'latent-live midi list')")
     p.add_argument("--midi-api", choices=("auto", "alsa", "jack"), help="MIDI system for --midi (default auto: ALSA on Linux)")
+    p.add_argument("--lead", nargs="?", const="239.255.76.76:9100", default=None, metavar="ADDR",
+                   help="publish the analysis, the walk and the controls for followers: a multicast GROUP:PORT "
+                        "(default 239.255.76.76:9100) or 0.0.0.0:PORT for unicast followers")
+    p.add_argument("--follow", metavar="ADDR",
+                   help="render from a leader's stream instead of this node's sound: its multicast GROUP:PORT or "
+                        "LEADERHOST:PORT; with --audio, this node's input takes over while the leader is gone")
+    p.add_argument("--wall", metavar="COLSxROWS", help="draw one tile of a video wall (with --follow: the leader's walk)")
+    p.add_argument("--tile", type=int, metavar="N", help="which tile of the wall, row by row from the top left (0..)")
+    p.add_argument("--overlap", type=int, metavar="PX", help="pixels shared with each neighbouring tile (edge blend)")
     p.add_argument("--loop", action="store_true", help="loop the audio file")
     p.add_argument("--no-playback", action="store_true", help="do not play the audio file through the speakers")
     p.add_argument("--list-params", action="store_true", help="print every OSC address and control, then exit")
@@ -103,6 +112,16 @@ def overrides_from_args(args) -> list[str]:
         sets.append(f"midi.api={args.midi_api}")
     if getattr(args, "loop", False):
         sets.append("audio.loop=true")
+    if getattr(args, "lead", None):
+        sets.append(f"net.lead={args.lead}")
+    if getattr(args, "follow", None):
+        sets.append(f"net.follow={args.follow}")
+    if getattr(args, "wall", None):
+        sets.append(f"render.wall={args.wall}")
+    if getattr(args, "tile", None) is not None:
+        sets.append(f"render.tile={int(args.tile)}")
+    if getattr(args, "overlap", None) is not None:
+        sets.append(f"render.overlap={int(args.overlap)}")
     if getattr(args, "no_playback", False):
         sets.append("audio.playback=false")
     return sets

@@ -41,7 +41,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from live.net.protocol import (Controls, Features, Hello, ProtocolError, Walk, decode, encode_hello,
+from live.net.protocol import (Controls, Features, Header, Hello, ProtocolError, Walk, decode, encode_hello,
                                is_multicast, parse_address, seq_after)
 from live.types import SILENT_FRAME, FeatureFrame, GenControl, Latest
 
@@ -374,7 +374,7 @@ class FollowWorker:
     ``clock_anchor`` (the node's own analysis) used while the leader is gone.
     """
 
-    def __init__(self, address: str, *, features: Optional[Latest] = None, delay_s: float = DEFAULT_DELAY_S,
+    def __init__(self, address: Optional[str], *, features: Optional[Latest] = None, delay_s: float = DEFAULT_DELAY_S,
                  lost_after_s: float = LOST_AFTER_S, control_store=None, fallback=None,
                  tick_s: float = 0.004, stop: Optional[threading.Event] = None,
                  clock: Callable[[], float] = time.monotonic, drop: Optional[Callable[[bytes], bool]] = None):
@@ -395,11 +395,21 @@ class FollowWorker:
         self._lock = threading.Lock()
         self._counts_seen: Optional[dict] = None
         self._controls_seq: Optional[int] = None
-        self.sock, self.leader = open_follow_socket(address)
-        self.sock.settimeout(0.2)
-        self._stamped = clock is time.monotonic and enable_kernel_timestamps(self.sock)
-        self._threads = [threading.Thread(target=self._receive, name="follow-rx", daemon=True),
-                         threading.Thread(target=self._tick, name="follow-tick", daemon=True)]
+        self._threads = [threading.Thread(target=self._tick, name="follow-tick", daemon=True)]
+        self.sock = self.leader = None
+        self._local_seq = 0
+        if address is not None:
+            self.sock, self.leader = open_follow_socket(address)
+            self.sock.settimeout(0.2)
+            self._stamped = clock is time.monotonic and enable_kernel_timestamps(self.sock)
+            self._threads.append(threading.Thread(target=self._receive, name="follow-rx", daemon=True))
+
+    def feed(self, frame: FeatureFrame) -> None:
+        """The leader's own screen: its analysis frames go through the same clock and delay as
+        its followers' (``address=None``; call from the analysis thread)."""
+        self._local_seq += 1
+        with self._lock:
+            self.state.receive(Features(Header(0, self._local_seq, frame.t), frame), self.clock())
 
     @property
     def stats(self) -> FollowStats:
@@ -431,10 +441,11 @@ class FollowWorker:
     def stop(self) -> None:
         self.stop_event.set()
         self.join(1.0)
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        if self.sock is not None:
+            try:
+                self.sock.close()
+            except OSError:
+                pass
 
     # -- threads ----------------------------------------------------------------------------
     def _receive(self) -> None:
@@ -473,25 +484,35 @@ class FollowWorker:
             log.exception("follower receive thread stopped")
 
     def _apply_controls(self, msg: Controls) -> None:
+        """Mirror the leader's controls: values that differ are set (one publication), and each
+        press the leader counted since the last message is replayed (a trigger fires, a value
+        such as bank.select is set again). Presses from before this node joined are history."""
         store = self.control_store
         if store is None:
             return
-        values = {k: v for k, v in msg.values.items() if k not in LOCAL_CONTROLS}
+        from live.control.params import TRIGGERS
+
         try:
             known = dict(store.state.values)
-            changed = {k: v for k, v in values.items() if k in known and known[k] != v}
+            changed = {k: v for k, v in msg.values.items()
+                       if k not in LOCAL_CONTROLS and k in known and known[k] != v}
             if changed:
                 store.update(changed)
             if self._counts_seen is None or self._controls_seq != msg.header.session:
-                self._counts_seen = dict(msg.counts)        # joined now: earlier presses are history
+                self._counts_seen = dict(msg.counts)
                 self._controls_seq = msg.header.session
-            else:
-                for name, n in msg.counts.items():
-                    if name in LOCAL_CONTROLS:
-                        continue
-                    for _ in range(max(n - self._counts_seen.get(name, 0), 0) if n < 1 << 20 else 0):
+                return
+            for name, n in msg.counts.items():
+                if name in LOCAL_CONTROLS:
+                    continue
+                presses = min(max(n - self._counts_seen.get(name, 0), 0), 16)
+                self._counts_seen[name] = max(n, self._counts_seen.get(name, 0))
+                if name in TRIGGERS:
+                    for _ in range(presses):
                         store.trigger(name)
-                    self._counts_seen[name] = max(n, self._counts_seen.get(name, 0))
+                elif name in msg.values:
+                    for _ in range(presses - (1 if name in changed else 0)):
+                        store.set(name, msg.values[name])
         except Exception as exc:  # noqa: BLE001 - a control this node does not know must not stop it
             log.warning("leader's controls not applied: %s", exc)
 

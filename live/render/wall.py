@@ -23,10 +23,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from live.errors import RenderError
+
 MAX_TILES = 64
 
 
-class WallError(ValueError):
+class WallError(RenderError, ValueError):
     """A wall setting that cannot work: one line naming the setting and what to give."""
 
 
