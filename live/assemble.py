@@ -37,7 +37,7 @@ GEN_USED_ELSEWHERE = {
 }
 # RenderConfig field -> Renderer keyword
 RENDER_OPTIONS = ("width", "height", "headless", "fullscreen", "monitor", "vsync", "shader_dirs",
-                  "chain", "hud", "internal_scale", "shader_budget_ms")
+                  "chain", "hud", "internal_scale", "shader_budget_ms", "wall", "tile", "overlap")
 # offline every frame is waited for: with the automatic budget a user's pass may take this long
 # per frame (only one that never returns is refused)
 OFFLINE_SHADER_BUDGET_MS = 2000.0
@@ -48,9 +48,6 @@ RENDER_USED_ELSEWHERE = {
     "record": "make_sinks: the live recording",
     "record_fps": "make_sinks: the live recording's frame rate",
     "record_preset": "make_sinks: the live recording's x264 preset",
-    "wall": "renderer_options: the video wall tile (live.render.wall)",
-    "tile": "renderer_options: the video wall tile",
-    "overlap": "renderer_options: the video wall tile",
 }
 
 
@@ -159,10 +156,6 @@ def renderer_options(r: RenderConfig, *, offline: bool = False) -> dict:
     """The keyword options the renderer is built with from the render settings."""
     opts = {k: getattr(r, k) for k in RENDER_OPTIONS}
     opts["internal_scale"] = opts["internal_scale"] or None      # 0 = auto
-    if r.wall:
-        from live.render.wall import make_tile
-
-        opts["tile"] = make_tile(r.wall, r.tile, width=r.width, height=r.height, overlap=r.overlap)
     if offline:
         opts.update(OFFLINE_RENDER_FIXED)
         opts["shader_budget_ms"] = opts["shader_budget_ms"] or OFFLINE_SHADER_BUDGET_MS

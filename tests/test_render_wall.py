@@ -55,7 +55,9 @@ FX = {"fx.zoom": 0.8, "fx.rotate": 0.6, "fx.drift": 0.5, "fx.feedback": 0.8, "fx
 
 
 def _render(make, tile: Tile | None, size, gen, frames=6):
-    r = make(width=size[0], height=size[1], internal_scale=0.5, tile=tile)
+    wall = dict(wall=f"{tile.cols}x{tile.rows}", tile=tile.index, overlap=tile.overlap) if tile else {}
+    r = make(width=size[0], height=size[1], internal_scale=0.5, **wall)
+    assert (r.tile is None) == (tile is None) and (tile is None or r.tile == tile)
     r.set_frame(frame(gen, 1), now_s=-1.0)
     f = features(t=1.0, bass=0.7, bass_att=1.4, treble=0.6, treble_att=1.3, onset=0.9, onset_count=3,
                  last_onset_t=0.98, bpm=120.0, beat_phase=0.1, beat_count=2, last_beat_t=0.95, centroid_hz=2000.0)

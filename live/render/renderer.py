@@ -54,7 +54,14 @@ class Renderer:
                  fullscreen: bool = False, monitor: int = 0, vsync: bool = True,
                  shader_dirs: Sequence[str] = (), chain: Sequence[str] = DEFAULT_CHAIN,
                  hud: bool = True, internal_scale: float | None = None, title: str = "latent-live",
-                 shader_budget_ms: float = 0.0, tile=None):
+                 shader_budget_ms: float = 0.0, wall: str = "", tile: int = 0, overlap: int = 0):
+        # a video wall tile (live.render.wall): WallError (a RenderError) when it cannot work
+        self.tile = None
+        if wall:
+            from live.render.wall import make_tile
+
+            self.tile = make_tile(wall, tile, width=width, height=height, overlap=overlap)
+
         self.context = GLContext(width=width, height=height, headless=headless, fullscreen=fullscreen,
                                  monitor=monitor, vsync=vsync, title=title)
         self.ctx = self.context.ctx
@@ -72,7 +79,7 @@ class Renderer:
 
         try:
             self.chain = Chain(self.ctx, list(chain), search_dirs(shader_dirs), size=self.size,
-                               internal_scale=self.internal_scale, budget_ms=shader_budget_ms, tile=tile)
+                               internal_scale=self.internal_scale, budget_ms=shader_budget_ms, tile=self.tile)
         except ShaderError as exc:
             self.context.close()
             self.ctx = None
@@ -97,10 +104,10 @@ class Renderer:
         self._hud_shown_last = False
         self.capture = Capture(self.ctx)
         self._edge_blend = None
-        if tile is not None:           # a video wall tile (live.render.wall): fade the overlaps
+        if self.tile is not None:      # fade the overlaps with the neighbouring tiles
             from live.render.wall import EdgeBlend
 
-            self._edge_blend = EdgeBlend(self.ctx, tile)
+            self._edge_blend = EdgeBlend(self.ctx, self.tile)
 
     def _new_gen_texture(self, size, dtype):
         tex = self.ctx.texture(size, 3, dtype=dtype, alignment=1)
