@@ -81,3 +81,12 @@ def test_local_cluster_of_two_joins_the_same_video_and_survives_a_killed_worker(
     # a worker was killed mid-segment; its segment was rendered again elsewhere, same result
     assert r["killed"]["pid"] in r["pids"] and r["killed"]["pid"] not in r["pids_after"]
     assert r["killed_mean_diff"] == r["cluster_mean_diff"] and r["killed_max_diff"] == r["cluster_max_diff"]
+
+
+def test_cli_refuses_workers_and_cluster_together(click, capsys):
+    from live.cli import main
+
+    tmp, wav = click
+    rc = main(["render", str(wav), "-o", str(tmp / "x.mp4"), "--workers", "2", "--cluster", "tcp://127.0.0.1:1"])
+    assert rc != 0
+    assert "not both" in capsys.readouterr().err

@@ -136,6 +136,9 @@ def _run_cluster(args, cfg, fps, sync_ms, timeline) -> int:
           f"{report.workers} workers: {report.wall_s:.1f} s = {report.realtime_factor:.2f}x real time "
           f"(segments {min(times):.1f}..{max(times):.1f} s each, +{report.analysis_s:.1f} s analysis)"
           + (f"; timeline {args.timeline}" if args.timeline else ""), file=sys.stderr)
+    print("latent-live render: segment seconds (pre-roll included): "
+          + " ".join(f"{s['index']}:{s['render_s']:.1f}" for s in report.segments)
+          + f"; join {report.join_s:.1f} s", file=sys.stderr)
     return 0
 
 

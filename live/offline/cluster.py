@@ -75,6 +75,7 @@ class ClusterReport:
     wall_s: float            # segments rendered + joined (after analysis and plan)
     analysis_s: float
     workers: int
+    join_s: float = 0.0      # writing the segments out and joining them (coordinator)
     segments: list = field(default_factory=list)   # [{index, first, end, preroll, reason, render_s, host}]
     warnings: list = field(default_factory=list)
 
@@ -245,6 +246,7 @@ def render_cluster(audio_path, out_path, *, cfg: Config, fps: float = 30.0, work
                 bar.close()
             for f in futures:
                 f.release()
+        t_join = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="latent-live-segments-", dir=out_path.parent) as tmp:
             paths = []
             for seg in segs:
@@ -258,6 +260,7 @@ def render_cluster(audio_path, out_path, *, cfg: Config, fps: float = 30.0, work
                 raise RenderError(str(exc)) from None
         if written != prep.i1 - prep.i0:
             raise RenderError(f"the joined video has {written} frames, {prep.i1 - prep.i0} expected")
+        join_s = time.perf_counter() - t_join
     finally:
         if own_cluster is not None:
             if client is not None:
@@ -269,7 +272,7 @@ def render_cluster(audio_path, out_path, *, cfg: Config, fps: float = 30.0, work
     n = prep.i1 - prep.i0
     return ClusterReport(
         out=str(out_path), frames=n, fps=float(fps), width=prep.width, height=prep.height, duration_s=n / fps,
-        wall_s=wall_s, analysis_s=prep.analysis_s, workers=n_workers,
+        wall_s=wall_s, analysis_s=prep.analysis_s, workers=n_workers, join_s=join_s,
         segments=[{"index": s.index, "first": s.first, "end": s.end, "preroll": s.preroll, "reason": s.reason,
                    "render_s": round(results[s.index].render_s, 3), "host": results[s.index].host}
                   for s in segs],
