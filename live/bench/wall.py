@@ -17,9 +17,13 @@ instant its flash is drawn: the beat's scheduled instant (``last_beat_t`` on the
 clock) when it was known by then, else the first display frame after it became known.
 
 Figures (``--json`` keys): ``beat_flash_skew_ms_p50/p99`` (over beats, max minus min
-across the nodes that showed it while the leader was alive), ``follower_frame_ms_p99``
+across the nodes of the instant the flash was drawn, while the leader was alive; a beat the
+leader's analysis published later than the presentation delay is drawn at each node's next
+display frame, so on a loaded machine this includes display-frame phase), ``beat_grid_skew_ms``
+(the same for the instant each node scheduled the beat for: the agreement of the clocks), ``follower_frame_ms_p99``
 (display frame cost of the followers), ``loss_survived_pct`` (beats of the lossy follower
-drawn within one display frame of the clean follower or the leader), ``late_join_catch_up_s`` (first packet to
+drawn within one display frame of the clean follower or the leader; ``_grid_pct``: scheduled
+within one display frame of the clean follower), ``late_join_catch_up_s`` (first packet to
 the first beat on the leader's count and bar), ``leader_lost_beats`` and
 ``leader_lost_beat_error_ms_p99`` (beats kept from the last tempo after the leader stopped,
 against the click grid), ``controls_mirrored`` (followers ended with the leader's values).
@@ -62,7 +66,8 @@ class _Display:
 
     def __init__(self, fps: float, size: Optional[tuple]):
         self.period = 1.0 / fps
-        self.beats: dict[int, float] = {}
+        self.beats: dict[int, float] = {}      # beat -> instant its flash is drawn
+        self.grid: dict[int, float] = {}       # beat -> instant this node scheduled it for
         self.known: dict[int, float] = {}
         self.frame_ms: list[float] = []
         self.renderer = None
@@ -89,6 +94,7 @@ class _Display:
                     # the grid instant of beat n on this node's clock; the flash curve is drawn on it
                     at = f.last_beat_t - (f.beat_count - n) * 60.0 / max(f.bpm, 1e-3) + offset_delay
                     self.known[n] = now
+                    self.grid[n] = at
                     self.beats[n] = at if now <= at + self.period else now
             self._seen = f.beat_count
         self.frame_ms.append((time.perf_counter() - t0) * 1e3)
@@ -147,7 +153,7 @@ def run_leader(address: str, seconds: float, fps: float, delay_s: float, size) -
     try:
         while time.monotonic() - start < seconds:
             now = time.monotonic()
-            if now >= next_change:
+            if now >= next_change and now < start + seconds - 2.0:   # the last change repeats twice before the end
                 zoom = round(0.1 + (zoom + 0.13) % 0.8, 3)
                 store.set("fx.zoom", zoom)
                 store.trigger("bank.next")
@@ -165,7 +171,7 @@ def run_leader(address: str, seconds: float, fps: float, delay_s: float, size) -
         th.join(1.0)
         leader.close()
         disp.close()
-    return {"role": "leader", "beats": disp.beats, "frame_ms": disp.frame_ms, "sent": leader.sent,
+    return {"role": "leader", "beats": disp.beats, "grid": disp.grid, "frame_ms": disp.frame_ms, "sent": leader.sent,
             "errors": leader.errors, "stopped_at": time.monotonic(),
             "controls": {"fx.zoom": zoom, "bank.next": store.state.count("bank.next")},
             "clicks": [float(c) for c in clicks]}
@@ -203,7 +209,7 @@ def run_follower(role: str, address: str, seconds: float, fps: float, delay_s: f
         w.stop()
         disp.close()
     st = store.state
-    return {"role": role, "beats": disp.beats, "known": disp.known, "frame_ms": disp.frame_ms,
+    return {"role": role, "beats": disp.beats, "grid": disp.grid, "known": disp.known, "frame_ms": disp.frame_ms,
             "stats": w.stats.as_dict(), "first_packet": first_packet, "statuses": statuses, "status": w.status(),
             "controls": {"fx.zoom": st.values["fx.zoom"], "bank.next": st.count("bank.next")}}
 
@@ -255,18 +261,24 @@ def orchestrate(args) -> dict:
 def summarise(nodes: dict, args) -> dict:
     period_s = 1.0 / args.fps
     beats = {r: {int(k): v for k, v in n["beats"].items()} for r, n in nodes.items()}
+    grid = {r: {int(k): v for k, v in n["grid"].items()} for r, n in nodes.items()}
     stop = nodes["leader"]["stopped_at"]
-    skews = []
+    skews, grid_skews = [], []
     alive = [n for n in beats["leader"] if beats["leader"][n] < stop - 0.5]
     for n in alive[2:]:                                 # the analyzer's first beats settle the grid
         times = [beats[r][n] for r in ("leader", "clean", "lossy", "late") if n in beats[r]]
         if len(times) >= 2:
             skews.append((max(times) - min(times)) * 1e3)
+        times = [grid[r][n] for r in ("leader", "clean", "lossy", "late") if n in grid[r]]
+        if len(times) >= 2:
+            grid_skews.append((max(times) - min(times)) * 1e3)
     clean, lossy = beats["clean"], beats["lossy"]
     during = [n for n in clean if n in alive[2:]]
     ref = beats["leader"]
     survived = [n for n in during if n in lossy and min(abs(lossy[n] - clean[n]), abs(lossy[n] - ref.get(n, 1e9)))
                 <= period_s + 1e-3]
+    g_clean, g_lossy = grid["clean"], grid["lossy"]
+    survived_grid = [n for n in during if n in g_lossy and n in g_clean and abs(g_lossy[n] - g_clean[n]) <= period_s]
     late = nodes["late"]
     catch = None
     if late["first_packet"] is not None:
@@ -275,21 +287,24 @@ def summarise(nodes: dict, args) -> dict:
         if ok:
             catch = max(min(ok) - late["first_packet"], 0.0)
     # after the leader stopped: beats kept on the last tempo (clean follower) vs the click grid
-    after = sorted(n for n in clean if clean[n] > stop + 0.1)
+    after = sorted(n for n in g_clean if g_clean[n] > stop + 0.1)
     lost_err = []
-    if len(after) >= 2 and alive:
+    if len(after) >= 2 and alive and alive[-1] in g_clean:
         n0 = alive[-1]
         for n in after:
-            expect = clean[n0] + (n - n0) * 0.5             # 120 BPM click track
-            lost_err.append(abs(clean[n] - expect) * 1e3)
+            expect = g_clean[n0] + (n - n0) * 0.5           # 120 BPM click track
+            lost_err.append(abs(g_clean[n] - expect) * 1e3)
     fms = [x for r in ("clean", "lossy", "late") for x in nodes[r]["frame_ms"][int(args.fps):]]
     lead_c = nodes["leader"]["controls"]
     mirrored = all(nodes[r]["controls"] == lead_c for r in ("clean", "lossy"))
     return {
         "beat_flash_skew_ms_p50": round(_pct(skews, 50), 3),
         "beat_flash_skew_ms_p99": round(_pct(skews, 99), 3),
+        "beat_grid_skew_ms_p50": round(_pct(grid_skews, 50), 3),
+        "beat_grid_skew_ms_p99": round(_pct(grid_skews, 99), 3),
         "follower_frame_ms_p99": round(_pct(fms, 99), 3),
         "loss_survived_pct": round(100.0 * len(survived) / len(during), 1) if during else float("nan"),
+        "loss_survived_grid_pct": round(100.0 * len(survived_grid) / len(during), 1) if during else float("nan"),
         "late_join_catch_up_s": None if catch is None else round(catch, 3),
         "leader_lost_beats": len(after),
         "leader_lost_beat_error_ms_p99": round(_pct(lost_err, 99), 3) if lost_err else None,
