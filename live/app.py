@@ -353,7 +353,7 @@ class Show:
         from live.clock.show import ShowClock
         try:
             self.clock = ShowClock.from_config(
-                cfg, host_of_audio=lambda t: self.analysis.host_of_audio(t) if self.analysis else t)
+                cfg, host_of_audio=self._host_of_audio)
         except (RuntimeError, ValueError) as exc:
             raise ShowError(f"clock: {exc}") from None
 
@@ -403,8 +403,10 @@ class Show:
         self._start_net()
         own = self.features if self.follow is None else Latest(SILENT_FRAME)
         if self._source is not None:
+            # a follower's clock runs on its follow thread (one thread per clock), over whatever it shows
             self.analysis = AnalysisWorker(self._source, self.analyzer, own, self.telemetry,
-                                           control_store=self.store, stop=self.stop_event, clock=self.clock,
+                                           control_store=self.store, stop=self.stop_event,
+                                           clock=None if net.follow else self.clock,
                                            on_frame=self._lead_frame if self.leader is not None else None)
             if self.follow is not None and net.follow:
                 self.follow.fallback = _OwnInput(own, self.analysis)
@@ -527,9 +529,26 @@ class Show:
                 self.leader = Leader(net.lead)
             self.follow = FollowWorker(net.follow or None, features=self.features, delay_s=net.delay_ms / 1e3,
                                        lost_after_s=net.lost_after_s, stop=self.stop_event,
-                                       control_store=self.store if net.follow else None)
+                                       control_store=self.store if net.follow else None,
+                                       beat=self._follow_beat if net.follow else None)
         except (OSError, ValueError) as exc:
             raise ShowError(str(exc)) from None
+
+    def _follow_beat(self, frame: FeatureFrame) -> FeatureFrame:
+        """A follower's beat: the stream's, unless this node has its own clock (Link, MIDI clock:
+        the DJ's grid, also while the leader is gone) or shows its own input."""
+        c = self.cfg.clock
+        if self.clock is None or not (c.link or c.link_lead or c.midi_clock or self.follow.using_fallback):
+            return frame
+        from live.clock.show import with_beat
+
+        return with_beat(frame, self.clock.update(frame))
+
+    def _host_of_audio(self, t: float) -> float:
+        """Audio time -> Link's host clock: a follower's shown leader time, else the analysis's."""
+        if self.follow is not None and self.cfg.net.follow and not self.follow.using_fallback:
+            return self.follow.host_of(t)
+        return self.analysis.host_of_audio(t) if self.analysis is not None else t
 
     def _lead_frame(self, frame: FeatureFrame) -> None:
         """On the analysis thread: send the hop, feed this screen, send the controls when they changed."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import subprocess
 import sys
 
 import numpy as np
@@ -43,26 +41,23 @@ def beat_time(n: int, *, bpm: float = BPM, first_beat_s: float = FIRST_BEAT_S) -
 
 def netns_available() -> str:
     """'' when a private network namespace can be made here, else why not."""
-    if not shutil.which("unshare") or not shutil.which("ip"):
-        return "unshare or ip (iproute2) not installed"
-    r = subprocess.run(["unshare", "-n", "sh", "-c", "ip link set lo up"], capture_output=True, text=True)
-    if r.returncode:
-        return f"cannot make a private network namespace: {r.stderr.strip() or r.returncode}"
-    return ""
+    from live.testing import netns
+
+    return netns.unavailable_reason()
 
 
 def run_in_netns(script: str, *args: str, timeout: float = 120.0) -> dict:
-    """Run ``python script args...`` inside a fresh network namespace (lo up, multicast routed to
-    lo) and return the JSON object it prints on its last line of stdout."""
-    why = netns_available()
+    """Run ``python script args...`` inside a fresh network namespace (:mod:`live.testing.netns`:
+    lo up, multicast routed to lo) and return the JSON object it prints on its last line."""
+    from live.testing import netns
+
+    why = netns.unavailable_reason()
     if why:
         pytest.skip(why)
-    cmd = " ".join([f"'{sys.executable}'", f"'{script}'", *[f"'{a}'" for a in args]])
-    sh = f"ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec {cmd}"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.pathsep + \
         env.get("PYTHONPATH", "")
-    r = subprocess.run(["unshare", "-n", "sh", "-c", sh], capture_output=True, text=True, timeout=timeout, env=env)
+    r = netns.run([sys.executable, script, *args], timeout_s=timeout, env=env)
     if r.returncode != 0:
         raise AssertionError(f"netns run failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     lines = [ln for ln in r.stdout.strip().splitlines() if ln.startswith("{")]

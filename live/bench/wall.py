@@ -34,7 +34,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -336,14 +335,16 @@ def run_wall(args) -> int:
             print("refusing: the wall bench multicasts; run it in a private network namespace (the default)",
                   file=sys.stderr)
             return 2
-        if not shutil.which("unshare"):
-            print("the wall bench needs 'unshare' (util-linux) to make a private network namespace", file=sys.stderr)
+        from live.testing import netns
+
+        why = netns.unavailable_reason()
+        if why:
+            print(f"the wall bench runs in a private network namespace: {why}", file=sys.stderr)
             return 2
         cmd = [sys.executable, "-m", "live.bench.wall", "--address", args.address, "--seconds", str(args.seconds),
                "--fps", str(args.fps), "--delay-ms", str(args.delay_ms), "--loss", str(args.loss),
                "--size", args.size or "", "--seed", str(args.seed)] + (["--json"] if args.json else [])
-        sh = "ip link set lo up && ip route add 224.0.0.0/4 dev lo && exec " + " ".join(f"'{c}'" for c in cmd)
-        return subprocess.call(["unshare", "-n", "sh", "-c", sh])
+        return subprocess.call(netns.command(cmd))
     r = orchestrate(args)
     if args.json:
         print(json.dumps(r))

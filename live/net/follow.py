@@ -377,7 +377,8 @@ class FollowWorker:
     def __init__(self, address: Optional[str], *, features: Optional[Latest] = None, delay_s: float = DEFAULT_DELAY_S,
                  lost_after_s: float = LOST_AFTER_S, control_store=None, fallback=None,
                  tick_s: float = 0.004, stop: Optional[threading.Event] = None,
-                 clock: Callable[[], float] = time.monotonic, drop: Optional[Callable[[bytes], bool]] = None):
+                 clock: Callable[[], float] = time.monotonic, drop: Optional[Callable[[bytes], bool]] = None,
+                 beat: Optional[Callable[[FeatureFrame], FeatureFrame]] = None):
         self.address = address
         self.features: Latest = features if features is not None else Latest(SILENT_FRAME)
         self.state = FollowState(delay_s=delay_s, lost_after_s=lost_after_s)
@@ -387,10 +388,14 @@ class FollowWorker:
         self.stop_event = stop or threading.Event()
         self.clock = clock
         self.drop = drop                      # tests and benches: simulate loss before decoding
+        # the node's own clock (live.clock: Link, MIDI clock) applied to every frame published,
+        # on the tick thread; None = the stream's beat as it is
+        self.beat = beat
         self.finished = threading.Event()     # never set by the network: a follower waits for its leader
         self.error: Optional[BaseException] = None
         self.clock_anchor: tuple[float, float] = (clock(), 0.0)
         self.using_fallback = False
+        self._own_seen = None
         self.walk: Latest = Latest(None)
         self._lock = threading.Lock()
         self._counts_seen: Optional[dict] = None
@@ -403,6 +408,26 @@ class FollowWorker:
             self.sock.settimeout(0.2)
             self._stamped = clock is time.monotonic and enable_kernel_timestamps(self.sock)
             self._threads.append(threading.Thread(target=self._receive, name="follow-rx", daemon=True))
+
+    def host_of(self, t: float) -> float:
+        """The instant (Link's host clock, :func:`live.clock.tempo.host_now`) at which this node
+        shows the leader's audio time ``t``: a Link beat read there lands on the screen with the
+        room's Link beat."""
+        from live.clock.tempo import host_now
+
+        off = self.state.offset_s
+        if off is None:
+            return host_now()
+        return host_now() - time.monotonic() + t + off + self.state.delay_s
+
+    def _with_beat(self, frame: FeatureFrame) -> FeatureFrame:
+        if self.beat is None:
+            return frame
+        try:
+            return self.beat(frame)
+        except Exception as exc:  # noqa: BLE001 - a failing clock leaves the stream's beat
+            log.warning("follower clock: %s", exc)
+            return frame
 
     def feed(self, frame: FeatureFrame) -> None:
         """The leader's own screen: its analysis frames go through the same clock and delay as
@@ -528,20 +553,21 @@ class FollowWorker:
                 fb = self.fallback
                 if fb is not None and not connected:
                     if not self.using_fallback:
+                        self._own_seen = None            # show its newest frame at once
                         log.warning("leader %s %s: taking over with this node's own sound input", self.address,
                                     "not heard" if waiting else "lost")
                         self.using_fallback = True
                     own = fb.features.get()
-                    if own is not None:
+                    if own is not None and own is not self._own_seen:
+                        self._own_seen = own
                         self.clock_anchor = fb.clock_anchor
-                        if own is not self.features.get():
-                            self.features.publish(own)
+                        self.features.publish(self._with_beat(own))
                 else:
                     if self.using_fallback:
                         log.warning("leader %s is back: following it again", self.address)
                         self.using_fallback = False
                     self.clock_anchor = (now, frame.t)
-                    self.features.publish(frame)
+                    self.features.publish(self._with_beat(frame))
                     if walk is not None and walk is not self.walk.get():
                         self.walk.publish(walk)
                 time.sleep(self.tick_s)
