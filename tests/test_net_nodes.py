@@ -51,7 +51,8 @@ def test_leader_gone_keeps_the_beat_and_says_so(wall_run):
     r = wall_run
     assert r["leader_lost_beats"] >= 3                      # 2.5 s after the leader stopped, 120 BPM
     assert r["leader_lost_beat_error_ms_p99"] < 25.0        # on the click grid
-    assert r["clean_statuses"] == ["waiting", "following", "lost"]
+    st = r["clean_statuses"]
+    assert st[0] == "waiting" and "following" in st and st[-1] == "lost"
     assert "beat from its last tempo" in r["clean_status"]
 
 

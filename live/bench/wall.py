@@ -24,7 +24,7 @@ display frame, so on a loaded machine this includes display-frame phase), ``beat
 (display frame cost of the followers), ``loss_survived_pct`` (beats of the lossy follower
 drawn within one display frame of the clean follower or the leader; ``_grid_pct``: scheduled
 within one display frame of the clean follower), ``late_join_catch_up_s`` (first packet to
-the first beat on the leader's count and bar), ``leader_lost_beats`` and
+the first beat scheduled on the leader's count and instant), ``leader_lost_beats`` and
 ``leader_lost_beat_error_ms_p99`` (beats kept from the last tempo after the leader stopped,
 against the click grid), ``controls_mirrored`` (followers ended with the leader's values).
 """
@@ -281,8 +281,9 @@ def summarise(nodes: dict, args) -> dict:
     late = nodes["late"]
     catch = None
     if late["first_packet"] is not None:
-        ok = [beats["late"][n] for n in beats["late"] if n in beats["leader"]
-              and abs(beats["late"][n] - beats["leader"][n]) <= period_s + 1e-3]
+        # the first beat the late node schedules for the leader's instant (its clock agrees)
+        ok = [grid["late"][n] for n in grid["late"] if n in grid["leader"]
+              and abs(grid["late"][n] - grid["leader"][n]) <= period_s]
         if ok:
             catch = max(min(ok) - late["first_packet"], 0.0)
     # after the leader stopped: beats kept on the last tempo (clean follower) vs the click grid
