@@ -18,12 +18,14 @@ py = [sys.executable, "-m", "live", "run"]
 procs = {}
 for tile in (0, 1):
     procs[f"tile{tile}"] = subprocess.Popen(
-        py + ["--follow", "239.255.76.76:9100", "--wall", "2x1", "--tile", str(tile), "--duration", "7",
-              "--json", os.path.join(tmp, f"tile{tile}.json")] + common,
+        py + ["--follow", "239.255.76.76:9100", "--wall", "2x1", "--tile", str(tile), "--duration", "12",
+              "--json", os.path.join(tmp, f"tile{tile}.json")] + common
+        # tile 1 has its own sound input: it takes over when the leader is gone
+        + (["--audio", wav, "--no-playback"] if tile == 1 else []),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 time.sleep(1.0)
 procs["lead"] = subprocess.Popen(
-    py + ["--lead", "--audio", wav, "--no-playback", "--duration", "4", "--json", os.path.join(tmp, "lead.json"),
+    py + ["--lead", "--audio", wav, "--no-playback", "--duration", "3", "--json", os.path.join(tmp, "lead.json"),
           "--set", "controls.fx.zoom=0.7"] + common, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 out = {}
 for name, p in procs.items():

@@ -81,13 +81,17 @@ def test_run_lead_and_two_wall_tiles_follow_it(tmp_path):
     for name in ("lead", "tile0", "tile1"):
         assert r[name]["rc"] == 0, r[name]["stderr"]
     lead = r["lead"]["result"]["net"]
-    assert lead["role"] == "lead" and lead["sent"] > 200 and lead["errors"] <= 0.05 * lead["sent"]  # counted, never raised
+    assert lead["role"] == "lead" and lead["sent"] > 150 and lead["errors"] <= 0.05 * lead["sent"]  # counted, never raised
     for tile in ("tile0", "tile1"):
         res = r[tile]["result"]
         net = res["net"]
-        assert net["role"] == "follow" and net["received"] > 200
+        assert net["role"] == "follow" and net["received"] > 150
         assert net["controls"]["fx.zoom"] == 0.7                  # the leader's control value
-        # the leader stopped 3 s before the tiles: they kept going and said so
-        assert net["mode"] == "lost" and "leader lost" in net["status"]
+        # the leader stopped seconds before the tiles: they kept going and said so; tile 1 has its own
+        # sound input and shows it until the leader is back
+        if tile == "tile0":
+            assert net["mode"] == "lost" and "leader lost" in net["status"]
+        else:
+            assert net["mode"] == "own input" and "own input" in net["status"]
         assert any("leader lost" in m for m in res["messages"])
         assert res["frames_drawn"] > 60 and res["gen_errors"] == 0
