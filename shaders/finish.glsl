@@ -34,6 +34,8 @@ uniform vec4 u_view;            // wall tile: (u0, v0, du, dv) of the canvas dra
 #include "lib/grade.glsl"
 
 //--- vertex
+#include "lib/fullscreen.glsl"
+
 out vec2 v_uv;
 flat out mat3 v_color;          // hue rotation then saturation
 flat out float v_contrast;
@@ -44,10 +46,8 @@ flat out float v_kaleido_seg;   // 0 = kaleidoscope off
 flat out float v_spin;
 
 void main() {
-    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
-    v_uv = p * 0.5 + 0.5;
-    if (u_view.z > 0.0) v_uv = u_view.xy + v_uv * u_view.zw;
-    gl_Position = vec4(p, 0.0, 1.0);
+    v_uv = fullscreen_triangle();
+    if (u_view.z > 0.0) v_uv = u_view.xy + v_uv * u_view.zw;   // a tile of a video wall
     float k = u_intensity;
     // hue (color.glsl) as a rotation around the grey axis (Rodrigues), then saturation: one matrix
     float hue = hue_angle(k, u_fx_hue, u_time, u_centroid_norm, u_chroma_vec);

@@ -33,6 +33,8 @@ uniform float u_fx_feedback;
 #include "lib/feedback.glsl"
 
 //--- vertex
+#include "lib/fullscreen.glsl"
+
 out vec2 v_uv;
 out vec2 v_gen_uv;              // generator texture coordinate (cover fit, bass push-in, row flip)
 out vec2 v_prev_uv;             // where this pixel was last frame (zoom, rotation, drift)
@@ -41,9 +43,7 @@ flat out float v_keep;
 flat out int v_bicubic;
 
 void main() {
-    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
-    v_uv = p * 0.5 + 0.5;
-    gl_Position = vec4(p, 0.0, 1.0);
+    v_uv = fullscreen_triangle();
     float k = u_intensity;
     float aspect = u_resolution.x / max(u_resolution.y, 1.0);
 
