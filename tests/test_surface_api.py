@@ -293,3 +293,11 @@ def test_midi_learn_from_the_page(tmp_path):
         assert st == 409 and "no MIDI controller" in r["error"]
     finally:
         s.close()
+
+
+def test_bench_control_matches_each_toggle_to_the_first_frame_showing_it():
+    from live.bench.control import _latencies
+    sent = [(10.0, 1), (10.3, 0), (10.6, 1), (10.9, 0)]
+    flips = [(9.0, False), (10.025, True), (10.33, False), (10.31, True),   # out of order: ignored
+             (11.2, True)]                                                   # after the next send: missed
+    assert _latencies(sent, flips) == pytest.approx([25.0, 30.0])

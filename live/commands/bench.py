@@ -16,6 +16,7 @@ BENCH_MODULES = (
     "live.bench.wall",        # wall
     "live.bench.clock",       # link, midiclock
     "live.bench.ndi",         # ndi
+    "live.bench.control",     # control (web / MIDI -> frame latency, meter rate, page cost)
 )
 
 
