@@ -301,3 +301,10 @@ def test_bench_control_matches_each_toggle_to_the_first_frame_showing_it():
     flips = [(9.0, False), (10.025, True), (10.33, False), (10.31, True),   # out of order: ignored
              (11.2, True)]                                                   # after the next send: missed
     assert _latencies(sent, flips) == pytest.approx([25.0, 30.0])
+
+
+def test_every_control_is_in_exactly_one_group():
+    from live.control.params import group_of
+    grouped = [n for _, names in GROUPS for n in names]
+    assert sorted(grouped) == sorted(p.name for p in PARAMS) and len(grouped) == len(set(grouped))
+    assert group_of("fx.hue") == "effects" and group_of("fade") == "master"

@@ -181,12 +181,12 @@ PARAMS: tuple[Param, ...] = (
 
 # how the control surface groups the table (every control in exactly one group; a test checks)
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("banks", ("bank.select", "bank.next", "bank.prev", "entry.next", "entry.prev", "entry.select")),
-    ("motion", ("beats_per_change", "speed", "pulse", "chroma_select", "freeze")),
-    ("generator", ("gen.steps", "gen.feedback")),
     ("master", ("fade", "blackout", "intensity", "hud")),
     ("effects", tuple(p.name for p in PARAMS if p.name.startswith("fx."))),
+    ("motion", ("beats_per_change", "speed", "pulse", "chroma_select", "freeze")),
+    ("banks", ("bank.select", "bank.next", "bank.prev", "entry.next", "entry.prev", "entry.select")),
     ("tempo", ("tap", "bpm")),
+    ("generator", ("gen.steps", "gen.feedback")),
     ("scenes", ("preset",)),
 )
 
