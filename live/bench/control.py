@@ -24,8 +24,6 @@ import threading
 import time
 from typing import Optional, Sequence
 
-import numpy as np
-
 from live.bench.show import (BUDGET_MS, DEFAULT_TRACK, WARMUP_FRAMES, FrameLog, _config, _file_source, _load, _pct,
                              _start_show)
 

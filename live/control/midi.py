@@ -48,7 +48,7 @@ import math
 import queue
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from live.control.params import BY_NAME, ControlError, Param, get_param
@@ -436,6 +436,7 @@ class MidiController:
         self.output_name = ""
         self.message = "" if settings.input else "no MIDI input set ([midi] input or --midi)"
         self._next_scan = 0.0
+        self._was_open = False          # the input was open once: a later absence is an unplug
         self._lsb: dict[tuple[int, int], int] = {}
         self._msb: dict[tuple[int, int], int] = {}
         self._cc_last: dict[tuple[int, int], int] = {}
@@ -599,8 +600,6 @@ class MidiController:
                 pass
             self._out = None
             self.output_name = ""
-
-    _was_open = False
 
     def _set_message(self, text: str) -> None:
         if text and text != self.message:
