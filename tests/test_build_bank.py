@@ -110,7 +110,7 @@ def test_interrupted_build_resumes_without_losing_entries(tmp_path):
 
     with pytest.raises(Interrupt):
         build_bank(src, out_dir=out, keep=None, checkpoint_every=3, progress=False, on_entry=stop_after_5)
-    assert (out / PARTIAL_NAME).is_file() and not (out / "bank.toml").exists()
+    assert (out / PARTIAL_NAME).is_dir() and not (out / "bank.toml").exists()
     assert len(src.made) == 5
 
     src2 = CountingSource(10)

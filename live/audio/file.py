@@ -32,27 +32,73 @@ def decode_audio(path: str | os.PathLike, *, sample_rate_hz: int, mono: bool = T
 
     Returns float32 in [-1, 1]: shape ``(n,)`` when ``mono`` (channel mean), else
     ``(n, channels)``. Raises :class:`AudioFileError` (one line naming the file and the
-    problem) for a missing, empty, damaged or non-audio file.
+    problem) for a missing, empty, damaged or non-audio file. For long files that need not
+    be in memory at once, iterate :func:`iter_audio` instead.
     """
+    blocks = list(iter_audio(path, sample_rate_hz=sample_rate_hz, mono=mono))
+    return np.concatenate(blocks, axis=0)
+
+
+def open_audio_info(path: str | os.PathLike) -> tuple[int, int, float]:
+    """``(sample rate, channels, duration s or 0)`` of the file's first audio stream, as stored
+    (before any resampling); :class:`AudioFileError` when it cannot be read."""
+    import av
+
+    p = _check_path(Path(path))
+    try:
+        with av.open(str(p), mode="r") as c:
+            if not c.streams.audio:
+                raise _fail(p, "has no audio stream")
+            s = c.streams.audio[0]
+            dur = float(s.duration * s.time_base) if s.duration and s.time_base else (
+                c.duration / 1e6 if c.duration else 0.0)
+            return int(s.rate or s.codec_context.sample_rate or 0), int(s.channels or 0), dur
+    except av.error.FFmpegError as exc:
+        raise _fail(p, f"not a readable audio file ({_ffmpeg_reason(exc)})") from None
+
+
+def _check_path(p: Path) -> Path:
+    if not p.exists():
+        raise _fail(p, "file not found")
+    if p.is_dir():
+        raise _fail(p, "is a folder, not an audio file")
+    if not p.is_file():
+        raise _fail(p, "is not a regular file")
+    if p.stat().st_size == 0:
+        raise _fail(p, "file is empty (0 bytes)")
+    return p
+
+
+def iter_audio(path: str | os.PathLike, *, sample_rate_hz: int, mono: bool = True):
+    """Decode ``path`` block by block (a few thousand samples each), resampled to
+    ``sample_rate_hz``: float32 in [-1, 1], ``(n,)`` blocks when ``mono`` else ``(n, channels)``.
+    Memory stays bounded whatever the file's length. Same errors as :func:`decode_audio`
+    (raised before the first block, or at the end for a file with no samples)."""
     import av  # lazy: PyAV loads FFmpeg
 
     p = Path(path)
     sample_rate_hz = int(sample_rate_hz)
     if sample_rate_hz <= 0:
         raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
-    if not p.exists():
-        raise _fail(p, "file not found")
-    if p.is_dir():
-        raise _fail(p, "is a folder, not an audio file")
-    if p.stat().st_size == 0:
-        raise _fail(p, "file is empty (0 bytes)")
+    _check_path(p)
     try:
         container = av.open(str(p), mode="r")
     except av.error.FFmpegError as exc:
         raise _fail(p, f"not a readable audio file ({_ffmpeg_reason(exc)})") from None
     except OSError as exc:
         raise _fail(p, f"cannot open ({exc.strerror or exc})") from None
-    planes: list[np.ndarray] = []
+
+    def clean(plane: np.ndarray) -> np.ndarray:
+        if mono:
+            y = plane.mean(axis=0, dtype=np.float64).astype(np.float32) if plane.shape[0] > 1 \
+                else plane[0].astype(np.float32)
+        else:
+            y = np.ascontiguousarray(plane.T, dtype=np.float32)    # (n, channels)
+        np.nan_to_num(y, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+        np.clip(y, -1.0, 1.0, out=y)                          # resampling can overshoot on clipped input
+        return y
+
+    total = 0
     try:
         if not container.streams.audio:
             kinds = ", ".join(sorted({s.type for s in container.streams})) or "nothing"
@@ -63,26 +109,22 @@ def decode_audio(path: str | os.PathLike, *, sample_rate_hz: int, mono: bool = T
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    planes.append(out.to_ndarray())
+                    y = clean(out.to_ndarray())
+                    total += y.shape[0]
+                    yield y
             for out in resampler.resample(None):
-                planes.append(out.to_ndarray())
+                y = clean(out.to_ndarray())
+                total += y.shape[0]
+                yield y
         except av.error.FFmpegError as exc:
-            if not planes:
+            if not total:
                 raise _fail(p, f"cannot decode audio ({_ffmpeg_reason(exc)})") from None
             log.warning("%s: decoding stopped early (%s); using the %d frames before the damage",
-                        p, _ffmpeg_reason(exc), sum(x.shape[1] for x in planes))
+                        p, _ffmpeg_reason(exc), total)
     finally:
         container.close()
-    if not planes or sum(x.shape[1] for x in planes) == 0:
+    if total == 0:
         raise _fail(p, "contains no audio samples")
-    x = np.concatenate(planes, axis=1)                    # (channels, n)
-    if mono:
-        y = x.mean(axis=0, dtype=np.float64).astype(np.float32) if x.shape[0] > 1 else x[0].astype(np.float32)
-    else:
-        y = np.ascontiguousarray(x.T, dtype=np.float32)    # (n, channels)
-    np.nan_to_num(y, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
-    np.clip(y, -1.0, 1.0, out=y)                          # resampling can overshoot on clipped input
-    return y
 
 
 def _ffmpeg_reason(exc: Exception) -> str:

@@ -40,24 +40,36 @@ def run(args) -> int:
         raise UserError(f"--sample-rate {rate} is too low; use 8000 or more")
 
     from live.audio import AudioError
+    from live.audio.file import open_audio_info
     from live.features import analyze_file
 
     path = Path(args.audio)
+    writer = None
     try:
-        result = analyze_file(path, sample_rate_hz=rate, config=cfg.features)
+        file_rate, channels, _ = open_audio_info(path)
+        if args.json:
+            writer = _JsonFrames(args.json)      # frames go to the file as they are made
+        result = analyze_file(path, sample_rate_hz=rate, config=cfg.features, keep_frames=False,
+                              on_frame=writer.add if writer else None)
     except AudioError as exc:
+        if writer:
+            writer.abort()
         raise UserError(str(exc)) from None
     except ValueError as exc:      # a setting the analyzer cannot use (hop size, BPM range)
+        if writer:
+            writer.abort()
         raise UserError(str(exc)) from None
-    if result.duration_s <= 0 or not result.frames:
+    except BaseException:
+        if writer:
+            writer.abort()
+        raise
+    if result.duration_s <= 0 or not result.frame_count:
+        if writer:
+            writer.abort()
         raise UserError(f"{path}: no audio samples in the file")
 
-    if args.json:
-        out = Path(args.json)
-        try:
-            out.write_text(json.dumps(result.to_dict(), separators=(",", ":")), encoding="utf-8")
-        except OSError as exc:
-            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if writer:
+        writer.finish(result)       # renamed into place only when complete (UserError on a full disk)
 
     if args.beats:
         try:
@@ -73,9 +85,10 @@ def run(args) -> int:
     pitch = PITCH_CLASSES[int(chroma.argmax())] if float(chroma.max()) > 0 else "-"
     import math
 
-    mean_ms = sum(f.rms * f.rms for f in result.frames) / len(result.frames)
+    mean_ms = result.mean_power()
     mean_db = 10.0 * math.log10(mean_ms) if mean_ms > 1e-12 else -120.0
-    print(f"{path.name}: {result.duration_s:.2f} s at {result.sample_rate_hz} Hz")
+    resampled = "" if file_rate == result.sample_rate_hz else f", analysed at {result.sample_rate_hz} Hz"
+    print(f"{path.name}: {result.duration_s:.2f} s, {file_rate} Hz {channels} ch{resampled}")
     if result.bpm > 0:
         print(f"  tempo    {result.bpm:.1f} BPM (confidence {result.bpm_confidence:.2f})")
     else:
@@ -85,5 +98,75 @@ def run(args) -> int:
     print(f"  pitch    {pitch} (strongest chroma bin on average)")
     print(f"  loudness {mean_db:.1f} dBFS (RMS over the file)")
     if args.json:
-        print(f"  wrote    {args.json} ({len(result.frames)} frames)")
+        print(f"  wrote    {args.json} ({result.frame_count} frames)")
     return 0
+
+
+class _JsonFrames:
+    """Streams ``--json`` to a temporary file beside the target, frame by frame, and renames it
+    into place when the analysis is complete: memory stays bounded, and a full disk or an error
+    leaves no empty or partial file (only a one-line error)."""
+
+    def __init__(self, target):
+        import os
+        import tempfile
+
+        from live.errors import UserError
+
+        self.target = Path(target)
+        folder = self.target.parent if str(self.target.parent) else Path(".")
+        if not folder.is_dir():
+            raise UserError(f"cannot write {self.target}: the folder {folder} does not exist")
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.target.name}.", suffix=".tmp", dir=folder)
+            self.fh = os.fdopen(fd, "w", encoding="utf-8")
+            self.fh.write('{"frames":[')
+        except OSError as exc:
+            self.abort()
+            raise UserError(f"cannot write {self.target}: {exc.strerror or exc}") from None
+        self.first = True
+        self.error: OSError | None = None
+
+    def add(self, frame) -> None:
+        if self.error is not None:
+            return
+        try:
+            self.fh.write(("" if self.first else ",") + json.dumps(frame.to_dict(), separators=(",", ":")))
+            self.first = False
+        except OSError as exc:          # remembered; reported once the analysis ends
+            self.error = exc
+
+    def finish(self, result) -> None:
+        import os
+
+        from live.errors import UserError
+
+        try:
+            if self.error is not None:
+                raise self.error
+            d = result.to_dict()
+            d.pop("frames", None)
+            self.fh.write("]," + json.dumps(d, separators=(",", ":"))[1:])
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.target)
+            self.tmp = None
+        except OSError as exc:
+            self.abort()
+            raise UserError(f"cannot write {self.target}: {exc.strerror or exc}; nothing was written") from None
+
+    def abort(self) -> None:
+        import os
+
+        try:
+            if getattr(self, "fh", None) is not None and not self.fh.closed:
+                self.fh.close()
+        except OSError:
+            pass
+        if getattr(self, "tmp", None):
+            try:
+                os.unlink(self.tmp)
+            except OSError:
+                pass
+            self.tmp = None

@@ -8,7 +8,9 @@ the hop that fired), which is how external tools score the tracker's accuracy an
 from __future__ import annotations
 
 import dataclasses
+from array import array
 from dataclasses import dataclass, field
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -35,14 +37,21 @@ class AnalysisResult:
     bpm: float = 0.0
     bpm_confidence: float = 0.0
     tempo_source: str = "none"
+    frame_count: int = 0           # hops analysed (== len(frames) when the frames were kept)
+    chroma_sum: np.ndarray = field(default_factory=lambda: np.zeros(12, dtype=np.float64))
+    rms2_sum: float = 0.0          # sum of the frames' rms**2 (mean power = rms2_sum / frame_count)
 
     def mean_chroma(self) -> np.ndarray:
         """(12,) mean of the frames' chroma, max-normalised (zeros when silent)."""
-        if not self.frames:
+        if not self.frame_count:
             return np.zeros(12, dtype=np.float32)
-        c = np.mean([f.chroma for f in self.frames], axis=0)
+        c = self.chroma_sum / self.frame_count
         m = float(c.max())
         return (c / m).astype(np.float32) if m > 0 else c.astype(np.float32)
+
+    def mean_power(self) -> float:
+        """Mean of rms**2 over the frames (0 when there are none)."""
+        return self.rms2_sum / self.frame_count if self.frame_count else 0.0
 
     def to_dict(self) -> dict:
         """JSON-ready dict: summary, event lists and every frame's features."""
@@ -59,16 +68,32 @@ class AnalysisResult:
 
 
 class _Collector:
-    """Accumulates frames and turns counter increments into event lists."""
+    """Accumulates frames (or only running sums, ``keep_frames=False``: memory bounded by the
+    number of beats and onsets, not the length) and turns counter increments into event lists."""
 
-    def __init__(self):
+    def __init__(self, keep_frames: bool = True, on_frame: Optional[Callable[[FeatureFrame], None]] = None):
         self.result = AnalysisResult()
+        self.keep_frames = keep_frames
+        self.on_frame = on_frame
         self._beats = 0
         self._onsets = 0
+        self._bpm = array("f")            # per hop with a tempo: 4 bytes each, for the medians
+        self._conf = array("f")
+        self._source = "none"
 
     def add(self, f: FeatureFrame) -> None:
         r = self.result
-        r.frames.append(f)
+        if self.keep_frames:
+            r.frames.append(f)
+        if self.on_frame is not None:
+            self.on_frame(f)
+        r.frame_count += 1
+        r.chroma_sum += f.chroma
+        r.rms2_sum += float(f.rms) * float(f.rms)
+        if f.bpm > 0:
+            self._bpm.append(f.bpm)
+            self._conf.append(f.bpm_confidence)
+            self._source = f.tempo_source
         if f.beat_count != self._beats:
             self._beats = f.beat_count
             r.beats.append((f.last_beat_t, f.t))
@@ -80,11 +105,10 @@ class _Collector:
         r = self.result
         r.duration_s = float(duration_s)
         r.sample_rate_hz = int(sample_rate_hz)
-        with_tempo = [f for f in r.frames if f.bpm > 0]
-        if with_tempo:
-            r.bpm = float(np.median([f.bpm for f in with_tempo]))
-            r.bpm_confidence = float(np.median([f.bpm_confidence for f in with_tempo]))
-            r.tempo_source = with_tempo[-1].tempo_source
+        if len(self._bpm):
+            r.bpm = float(np.median(np.frombuffer(self._bpm, dtype=np.float32)))
+            r.bpm_confidence = float(np.median(np.frombuffer(self._conf, dtype=np.float32)))
+            r.tempo_source = self._source
         return r
 
 
@@ -140,15 +164,49 @@ def analyze_array(samples: np.ndarray, *, sample_rate_hz: int, config: FeaturesC
 
 
 def analyze_file(path, *, sample_rate_hz: int = 44100, config: FeaturesConfig | None = None,
-                 progress: bool = False) -> AnalysisResult:
-    """Decode ``path`` (any format PyAV reads), resample to ``sample_rate_hz`` and analyse it.
+                 progress: bool = False, keep_frames: bool = True,
+                 on_frame: Optional[Callable[[FeatureFrame], None]] = None) -> AnalysisResult:
+    """Decode ``path`` (any format PyAV reads) block by block, resample to ``sample_rate_hz``
+    and analyse it hop by hop as it decodes: the file is never in memory at once.
 
+    ``keep_frames=False`` keeps only the event lists and running sums (memory bounded whatever
+    the file's length); ``on_frame`` sees every frame as it is made (e.g. to stream it to a file).
     Raises ``live.audio.AudioFileError`` (a one-line message) for a missing, empty or non-audio file.
     """
-    from live.audio import decode_audio
+    from live.audio.file import iter_audio
 
-    samples = decode_audio(path, sample_rate_hz=sample_rate_hz, mono=True)
-    return analyze_array(samples, sample_rate_hz=sample_rate_hz, config=config, progress=progress)
+    an = Analyzer(sample_rate_hz=sample_rate_hz, config=config)
+    hop = an.hop_size
+    col = _Collector(keep_frames=keep_frames, on_frame=on_frame)
+    # decode a few seconds, analyse them, repeat: bounded memory, and decoding in runs is much
+    # faster than interleaving it with the analyzer hop by hop
+    chunk = max(hop, (1 << 18) // hop * hop)
+    pending: list[np.ndarray] = []
+    n_pending = 0
+    total = 0
+
+    def analyse(x: np.ndarray) -> None:
+        for i in range(x.size // hop):
+            col.add(an.process(x[i * hop:(i + 1) * hop]))
+
+    for block in iter_audio(path, sample_rate_hz=sample_rate_hz, mono=True):
+        total += block.size
+        pending.append(block)
+        n_pending += block.size
+        if n_pending >= chunk:
+            x = np.concatenate(pending)
+            whole = x.size // hop * hop
+            analyse(x[:whole])
+            pending, n_pending = ([x[whole:]], x.size - whole) if whole < x.size else ([], 0)
+    if n_pending:
+        x = np.concatenate(pending)
+        whole = x.size // hop * hop
+        analyse(x[:whole])
+        if whole < x.size:                       # the last partial hop, zero-padded
+            last = np.zeros(hop, dtype=np.float32)
+            last[:x.size - whole] = x[whole:]
+            col.add(an.process(last))
+    return col.finish(duration_s=total / sample_rate_hz, sample_rate_hz=sample_rate_hz)
 
 
 def analyze_source(source, *, config: FeaturesConfig | None = None, progress: bool = False) -> AnalysisResult:

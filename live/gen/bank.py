@@ -39,6 +39,11 @@ TENSORS_NAME = "bank.safetensors"
 CONTACT_SHEET_NAME = "contact_sheet.png"
 _STORAGE_DTYPES = ("float32", "float16")
 _REBUILD_HINT = "rebuild it with 'latent-live bank build' (see --help)"
+# sizes checked before anything is read: a bank.toml is a few bytes per entry (100k entries fit);
+# a safetensors header describes a handful of tensors
+MAX_TOML_BYTES = 16 * 1024 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+_ST_DTYPES = {"F16": ("float16", 2), "F32": ("float32", 4), "F64": ("float64", 8)}
 
 
 @dataclass(frozen=True)
@@ -245,6 +250,10 @@ def load_bank(path: str | os.PathLike) -> LatentBank:
         raise BankError(f"{toml_path}: missing; not a latent bank folder (a bank has {TOML_NAME} and {TENSORS_NAME})")
     if not st_path.is_file():
         raise BankError(f"{st_path}: missing; the bank is incomplete, {_REBUILD_HINT}")
+    toml_size = toml_path.stat().st_size
+    if toml_size > MAX_TOML_BYTES:
+        raise BankError(f"{toml_path}: {toml_size / 2**20:.0f} MB is far larger than a bank's description "
+                        f"(at most {MAX_TOML_BYTES // 2**20} MB); not read. {_REBUILD_HINT}")
     try:
         meta = tomllib.loads(toml_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
@@ -276,7 +285,7 @@ def load_bank(path: str | os.PathLike) -> LatentBank:
     if entries and len(entries) != count:
         raise BankError(f"{toml_path}: count = {count} but there are {len(entries)} [[entries]]; {_REBUILD_HINT}")
 
-    tensors = _read_tensors(st_path)
+    tensors = _read_tensors(st_path, count=count, latent_shape=tuple(shape), dtype=dtype, toml_name=toml_path.name)
     if "latents" not in tensors:
         raise BankError(f"{st_path}: no 'latents' tensor (has {sorted(tensors)}); {_REBUILD_HINT}")
     latents = tensors.pop("latents")
@@ -315,14 +324,73 @@ def load_bank(path: str | os.PathLike) -> LatentBank:
         raise BankError(f"{folder}: {exc}") from None
 
 
-def _read_tensors(st_path: Path) -> dict[str, np.ndarray]:
+def read_safetensors_header(st_path: Path) -> tuple[dict, int]:
+    """The JSON header of a safetensors file and the size of its data section, checked against
+    the file's size before any tensor is read: :class:`BankError` for a file that is truncated,
+    padded, or whose header is oversized, malformed or describes tensors the file cannot hold."""
+    size = st_path.stat().st_size
+    if size < 8:
+        raise BankError(f"{st_path}: {size} bytes is too short for a safetensors file; it is truncated, "
+                        f"{_REBUILD_HINT}")
+    with open(st_path, "rb") as fh:
+        n = int.from_bytes(fh.read(8), "little")
+        if n > MAX_HEADER_BYTES or 8 + n > size:
+            raise BankError(f"{st_path}: its header claims {n} bytes ({'more than the file holds' if 8 + n > size else 'far more than a bank needs'}); "
+                            f"the file is corrupt, {_REBUILD_HINT}")
+        raw = fh.read(n)
     try:
-        from safetensors.numpy import load as st_load
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BankError(f"{st_path}: the header is not valid JSON; the file is corrupt, {_REBUILD_HINT}") from None
+    if not isinstance(header, dict):
+        raise BankError(f"{st_path}: the header is not a table of tensors; {_REBUILD_HINT}")
+    data_size = size - 8 - n
+    end = 0
+    for k, info in header.items():
+        if k == "__metadata__":
+            continue
+        try:
+            kind, shape, (b0, b1) = info["dtype"], [int(x) for x in info["shape"]], info["data_offsets"]
+            b0, b1 = int(b0), int(b1)
+        except (KeyError, TypeError, ValueError):
+            raise BankError(f"{st_path}: tensor '{k}' is described wrongly in the header; {_REBUILD_HINT}") from None
+        if kind not in _ST_DTYPES:
+            raise BankError(f"{st_path}: tensor '{k}' has dtype {kind}, expected float; {_REBUILD_HINT}")
+        need = int(np.prod(shape, dtype=np.int64)) * _ST_DTYPES[kind][1] if shape else _ST_DTYPES[kind][1]
+        if min(shape, default=1) < 0 or b0 < 0 or b1 - b0 != need or b1 > data_size:
+            raise BankError(f"{st_path}: tensor '{k}' {shape} does not fit the file ({data_size} data bytes); "
+                            f"the file is truncated or corrupt, {_REBUILD_HINT}")
+        end = max(end, b1)
+    if end != data_size:
+        raise BankError(f"{st_path}: {data_size - end} bytes after the last tensor; the file is corrupt, "
+                        f"{_REBUILD_HINT}")
+    return header, data_size
+
+
+def _read_tensors(st_path: Path, *, count: int | None = None, latent_shape: tuple | None = None,
+                  dtype: str | None = None, toml_name: str = TOML_NAME) -> dict[str, np.ndarray]:
+    """The bank's tensors; the header is checked against the file and against ``bank.toml``
+    (``count``, ``latent_shape``, ``dtype``) before a single tensor byte is read."""
+    try:
+        from safetensors import safe_open
     except ImportError:  # pragma: no cover
         raise BankError("the 'safetensors' package is missing: pip install safetensors") from None
+    header, _ = read_safetensors_header(st_path)
+    lat = header.get("latents")
+    if count is not None and isinstance(lat, dict):
+        shape = [int(x) for x in lat["shape"]]
+        if shape[:1] != [count]:
+            raise BankError(f"{st_path}: {shape[0] if shape else 0} latents but {toml_name} says count = {count}; "
+                            f"the two files are out of step, {_REBUILD_HINT}")
+        if latent_shape is not None and tuple(shape[1:]) != tuple(latent_shape):
+            raise BankError(f"{st_path}: latents of shape {tuple(shape[1:])} but {toml_name} says "
+                            f"{tuple(latent_shape)}; {_REBUILD_HINT}")
+        if dtype is not None and _ST_DTYPES[lat["dtype"]][0] != dtype:
+            raise BankError(f"{st_path}: latents are {_ST_DTYPES[lat['dtype']][0]} but {toml_name} says "
+                            f"dtype = {dtype!r}; {_REBUILD_HINT}")
     try:
-        data = st_path.read_bytes()
-        tensors = st_load(data)
+        with safe_open(str(st_path), framework="numpy") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error type for truncated/corrupt files
         raise BankError(f"{st_path}: cannot read ({type(exc).__name__}: {exc}); the file is truncated or "
                         f"corrupt, {_REBUILD_HINT}") from None
