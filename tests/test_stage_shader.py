@@ -151,22 +151,31 @@ def test_show_with_an_endless_reload_still_ends_on_duration(tmp_path):
     write_click_wav(wav, 20.0)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cmd = [sys.executable, "-m", "live", "run", "--audio", str(wav), "--no-playback", "--headless",
-           "--size", "160x90", "--duration", "3.5", "--osc-port", "0", "--set", f'render.shader_dirs=["{shaders}"]',
+           "--size", "160x90", "--duration", "8", "--osc-port", "0", "--set", f'render.shader_dirs=["{shaders}"]',
            "--set", "render.fps=20", "--set", "render.hud=false"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    lines = []
 
-    def swap():
-        time.sleep(1.5)
-        (shaders / "finish.glsl").write_text(ENDLESS)
-    threading.Thread(target=swap, daemon=True).start()
+    def read_and_swap():
+        swapped = False
+        for line in proc.stderr:
+            lines.append(line)
+            if not swapped and "running" in line:     # the show is on: save an endless version
+                time.sleep(0.5)
+                (shaders / "finish.glsl").write_text(ENDLESS)
+                swapped = True
+    reader = threading.Thread(target=read_and_swap, daemon=True)
+    reader.start()
     t0 = time.monotonic()
-    out, err = proc.communicate(timeout=120)
+    proc.wait(timeout=120)
+    reader.join(timeout=10)
+    err = "".join(lines)
     took = time.monotonic() - t0
     assert proc.returncode == 0, err
     assert "shader refused, keeping the last good finish" in err, err
     assert took < 60.0
     frames = int(err.split("latent-live: ")[-1].split(" frames")[0])
-    assert frames >= 20, err                                   # 3.5 s at 20 fps, drawn throughout
+    assert frames >= 60, err                                   # 8 s at 20 fps, drawn throughout
 
 
 def test_a_stop_request_always_ends_the_process_even_when_the_loop_is_stuck(tmp_path):
