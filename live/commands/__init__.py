@@ -5,4 +5,4 @@ Each module defines ``register(subparsers)`` which adds its parser and sets
 ``run(args) -> int`` so ``latent-live --help`` stays instant.
 """
 
-COMMANDS = ("run", "render", "analyze", "score", "devices", "midi", "bank", "bench")
+COMMANDS = ("run", "render", "looks", "analyze", "score", "devices", "midi", "bank", "bench")

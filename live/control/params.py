@@ -177,7 +177,27 @@ PARAMS: tuple[Param, ...] = (
           0.0, 300.0),
     # scenes
     Param("preset", "str", "", "/live/preset", "recall a preset (scene) by name", preset=False),
+    # looks (shader chains of shaders/looks/; see `latent-live looks`)
+    Param("look.select", "int", 0, "/live/look/select",
+          "switch to look number N (`latent-live looks` lists them), on the next bar line", 0, 255),
+    Param("look.name", "str", "", "/live/look/name", "switch to the look called NAME, on the next bar line"),
+    Param("look.next", "trigger", None, "/live/look/next", "next look, on the next bar line", preset=False),
+    Param("look.prev", "trigger", None, "/live/look/prev", "previous look, on the next bar line", preset=False),
+    Param("look.fade_beats", "float", 1.0, "/live/look/fade_beats",
+          "cross-fade length of a look change, in beats (0 = cut)", 0.0, 16.0),
+    Param("look.auto_bars", "int", 0, "/live/look/auto_bars",
+          "change look by itself every N bars, never repeating the last three (0 = off)", 0, 256),
 )
+
+def _look_params() -> tuple[Param, ...]:
+    # every bundled look's own parameters, read from its shaders/looks/NAME.toml (the one truth)
+    from live.looks.catalog import bundled_params
+
+    return tuple(Param(f"look.{look}.{p.key}", "float", p.default, f"/live/look/{look}/{p.key}",
+                       f"look {look}: {p.doc}", p.lo, p.hi) for look, p in bundled_params())
+
+
+PARAMS = PARAMS + _look_params()
 
 # how the control surface groups the table (every control in exactly one group; a test checks)
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -188,6 +208,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("tempo", ("tap", "bpm")),
     ("generator", ("gen.steps", "gen.feedback")),
     ("scenes", ("preset",)),
+    ("looks", tuple(p.name for p in PARAMS if p.name.startswith("look."))),
 )
 
 BY_NAME: Mapping[str, Param] = {p.name: p for p in PARAMS}

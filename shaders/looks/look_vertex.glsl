@@ -1,0 +1,36 @@
+// The vertex half of a look's final pass: a fullscreen triangle, and everything that depends
+// only on uniforms computed once per vertex (3 times a frame) and handed on flat:
+// colour matrix (hue from centroid + chroma, saturation from the mids), contrast (bass),
+// flash level (onset + a small kick on each beat), sharpening (treble), master level.
+// Use: in the vertex section, #include of look_vertex.glsl then call look_vertex() in main.
+out vec2 v_uv;
+flat out mat3 v_color;
+flat out float v_contrast;
+flat out float v_flash;
+flat out float v_sharp;
+flat out float v_level;
+flat out float v_kick;          // 1 on the beat, decaying over the beat (bass-weighted)
+
+void look_vertex() {
+    vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
+    v_uv = p * 0.5 + 0.5;
+    gl_Position = vec4(p, 0.0, 1.0);
+    float k = u_intensity;
+    float chroma_angle = (dot(u_chroma_vec, u_chroma_vec) > 1e-6) ? atan(u_chroma_vec.y, u_chroma_vec.x) : 0.0;
+    float hue = u_fx_hue * k * (0.15 * u_time + 2.4 * (u_centroid_norm - 0.4) + 0.35 * chroma_angle);
+    float ca = cos(hue), sa = sin(hue);
+    const float a = 0.57735027;
+    mat3 cross_k = mat3(0.0, a, -a,  -a, 0.0, a,  a, -a, 0.0);
+    mat3 rot = ca * mat3(1.0) + sa * cross_k + (1.0 - ca) * outerProduct(vec3(a), vec3(a));
+    float sat = 1.0 + k * ((u_fx_saturation - 0.5) * 1.6 + u_fx_saturation * 0.6 * clamp(u_mid + 0.5 * (u_mid_att - 1.0), 0.0, 1.2));
+    sat = max(sat, 0.0);
+    mat3 satm = sat * mat3(1.0) + (1.0 - sat) * outerProduct(vec3(1.0), vec3(0.2126, 0.7152, 0.0722));
+    v_color = satm * rot;
+    v_contrast = clamp(k * u_fx_contrast * (0.35 + 0.35 * clamp(u_bass_att - 0.7, 0.0, 1.5)), 0.0, 1.0);
+    float tre = clamp(u_treble + 0.5 * max(u_treble_att - 1.0, 0.0), 0.0, 1.5);
+    v_sharp = 0.55 + 0.9 * u_fx_sparkle * k * tre;
+    float since_beat = u_bpm > 0.0 ? u_beat_phase * 60.0 / u_bpm : 1000.0;
+    v_flash = u_fx_flash * k * (u_onset * exp(-u_since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
+    v_kick = exp(-since_beat * 6.0) * clamp(0.4 + 0.6 * u_bass_att, 0.0, 2.0) * k;
+    v_level = clamp(u_fade, 0.0, 1.0) * (1.0 - step(0.5, u_blackout));
+}
