@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from live.errors import RenderError
 from live.config import GenConfig, OutputsConfig, RenderConfig
 from live.data import find_data, resolve_data_path
 from live.telemetry import Telemetry
@@ -48,6 +49,7 @@ RENDER_USED_ELSEWHERE = {
     "record": "make_sinks: the live recording",
     "record_fps": "make_sinks: the live recording's frame rate",
     "record_preset": "make_sinks: the live recording's x264 preset",
+    "look": "make_renderer: the look stage (live.looks) put where the chain was",
 }
 
 
@@ -167,7 +169,16 @@ def make_renderer(r: RenderConfig, *, offline: bool = False, factory: Optional[C
     ``factory(**options)`` replaces :class:`live.render.Renderer` (tests)."""
     if factory is None:
         from live.render import Renderer as factory
-    return factory(**renderer_options(r, offline=offline))
+    renderer = factory(**renderer_options(r, offline=offline))
+    if r.look:
+        from live.looks.stage import install_look
+
+        try:
+            install_look(renderer, r.look, shader_dirs=r.shader_dirs)
+        except ValueError as exc:
+            renderer.close()
+            raise RenderError(str(exc)) from None
+    return renderer
 
 
 def make_sinks(r: RenderConfig, *, size: tuple[int, int], record: str = "", audio_path=None,

@@ -15,6 +15,8 @@ in a show file is caught before the show, not during it.
 """
 from __future__ import annotations
 
+import re
+
 import dataclasses
 import math
 import sys
@@ -285,6 +287,11 @@ def _target_problem(v: str) -> str | None:
     return None
 
 
+def _look_name_problem(v: Any) -> str | None:
+    # the name's form only: which looks exist depends on render.shader_dirs (checked when drawn)
+    return None if re.fullmatch(r"|[0-9]{1,3}|[a-z][a-z0-9_]{0,31}", str(v)) else "is not a look name"
+
+
 def _nonempty(v: Any) -> str | None:
     return None if str(v).strip() else "has an empty item"
 
@@ -416,6 +423,9 @@ class RenderConfig:
                                      # video wall: this node draws one tile of a COLSxROWS canvas ("" = no wall)
     tile: int = setting(0, lo=0, hi=63)      # which tile, row by row from the top left
     overlap: int = setting(0, lo=0, hi=4096)  # pixels shared with each neighbour (projector edge blend)
+    look: str = setting("", check=_look_name_problem,
+                        expect="a look's name or number ('latent-live looks'), or \"\" for the chain")
+                                     # a look of shaders/looks/ instead of `chain`; "" = the chain above
 
 
 @dataclass(frozen=True)

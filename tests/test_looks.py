@@ -188,3 +188,78 @@ def test_the_stage_cross_fades_and_skips_a_look_that_does_not_compile(make_rende
     assert 0.3 < stage.switcher.mix < 0.7 and stage.output_fbo is stage._mix_fbo
     r.draw(f, {}, time_s=0.7)
     assert stage.current == "mosaic" and set(stage.chains) == {"mosaic"}
+
+
+# -- picture figures -----------------------------------------------------------------------
+def _grating(period_px, w=64, h=32):
+    n = np.arange(w)
+    row = 0.5 + 0.25 * np.cos(2 * np.pi * (n + 0.5) / period_px)     # a DCT-II basis when 2W/period is whole
+    return np.repeat(np.repeat(row[None, :, None], h, 0), 3, 2)
+
+
+def test_detail_share_known_answers():
+    from live.looks.measure import detail_share
+
+    assert detail_share(_grating(8)) == pytest.approx(0.25 ** 2 / 2 / (0.25 + 0.25 ** 2 / 2), rel=1e-9)
+    assert detail_share(_grating(32)) == pytest.approx(0.0, abs=1e-12)
+    assert detail_share(np.full((20, 30, 3), 128, np.uint8)) == pytest.approx(0.0, abs=1e-12)
+    assert detail_share(np.zeros((20, 30, 3), np.uint8)) == 0.0
+    # the same picture, 2x larger (features twice the pixels) has less fine detail
+    rng = np.random.default_rng(0)
+    small = (rng.random((40, 60, 3)) * 255).astype(np.uint8)
+    assert detail_share(small.repeat(4, 0).repeat(4, 1)) < detail_share(small)
+
+
+def test_exposure_counts_washed_out_and_black_frames():
+    from live.looks.measure import exposure
+
+    frames = [np.full((4, 4, 3), v, np.uint8) for v in (255, 250, 128, 2, 100)]
+    e = exposure(frames)
+    assert e.frames == 5 and e.bright == pytest.approx(0.4) and e.dark == pytest.approx(0.2)
+    assert e.clipped == pytest.approx(0.2) and e.bad == pytest.approx(0.6)
+
+
+# -- render --look and the contact sheet ---------------------------------------------------
+@pytest.fixture(scope="module")
+def click_wav(tmp_path_factory):
+    from live.score_synth import click_track, write_wav
+
+    tmp = tmp_path_factory.mktemp("looks")
+    x, _ = click_track(duration_s=4.0, first_click_s=0.5)
+    wav = tmp / "click.wav"
+    write_wav(wav, x, sample_rate_hz=44100)
+    return wav
+
+
+def test_render_look_by_name_and_number_and_a_clear_error(click_wav, tmp_path, capsys):
+    if egl_unavailable_reason():
+        pytest.skip(egl_unavailable_reason())
+    from live.cli import main
+    from live.looks.sheet import render_look_clip
+
+    base = [str(click_wav), "--size", "64x36", "--end", "1.0", "--fps", "10", "--quiet", "--set", "gen.size=32"]
+    assert main(["render", *base, "-o", str(tmp_path / "a.mp4"), "--look", "mosaic"]) == 0
+    assert main(["render", *base, "-o", str(tmp_path / "c.mp4"), "--look", "nope"]) == 2
+    assert "unknown look 'nope'; known: classic" in capsys.readouterr().err
+    number = [lk.name for lk in discover()].index("mosaic")
+    _, by_name = render_look_clip("mosaic", click_wav, size=(64, 36), start_s=0.0, end_s=0.5, sets=["gen.size=32"])
+    _, by_number = render_look_clip(str(number), click_wav, size=(64, 36), start_s=0.0, end_s=0.5, sets=["gen.size=32"])
+    _, classic = render_look_clip("classic", click_wav, size=(64, 36), start_s=0.0, end_s=0.5, sets=["gen.size=32"])
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(by_name, by_number))
+    assert np.abs(by_name[-1][1].astype(float) - classic[-1][1]).mean() > 3.0
+
+
+def test_contact_sheet_has_a_row_per_look_with_two_frames(click_wav, tmp_path):
+    if egl_unavailable_reason():
+        pytest.skip(egl_unavailable_reason())
+    from PIL import Image
+
+    from live.looks.sheet import contact_sheet
+
+    looks = [lk for lk in discover() if lk.name in ("classic", "halftone")]
+    out = contact_sheet(tmp_path / "sheet.png", looks=looks, audio=click_wav, size=(64, 36), start_s=0.5,
+                        span_s=2.5)
+    img = np.asarray(Image.open(out).convert("RGB")).astype(float)
+    assert img.shape == (24 + 2 * 40, 150 + 2 * 64 + 12, 3)
+    on, off = img[20:56, 150:214], img[20:56, 222:286]
+    assert on.mean() > 10 and off.mean() > 10 and np.abs(on - off).mean() > 1.0   # the beat shows

@@ -44,6 +44,8 @@ def register(sub) -> None:
     p.add_argument("--segments", type=int, default=0, metavar="K",
                    help="with --workers/--cluster: how many segments (default twice the workers); they start "
                         "at cuts or bar lines")
+    p.add_argument("--look", metavar="NAME|N", help="a look of the library by name or number "
+                   "('latent-live looks' lists them); default: the [render] chain")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

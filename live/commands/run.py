@@ -80,6 +80,8 @@ def overrides_from_args(args) -> list[str]:
         except ValueError:
             raise UserError(f"--size expects WIDTHxHEIGHT such as 1280x720, got {args.size!r}") from None
         sets += [f"render.width={w}", f"render.height={h}"]
+    if getattr(args, "look", None):
+        sets.append(f"render.look={args.look}")
     if getattr(args, "headless", False):
         sets.append("render.headless=yes")
     if getattr(args, "osc_port", None) is not None:

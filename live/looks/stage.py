@@ -228,3 +228,32 @@ class LookStage:
             self._mix_tex.release()
         self._mix_vao.release()
         self._mix_prog.release()
+
+
+def install_look(renderer, look: str | int, *, shader_dirs: Sequence[str] = (), **kwargs) -> LookStage:
+    """Put a :class:`LookStage` showing ``look`` (name or number) where ``renderer.chain`` was.
+    ValueError naming the valid looks, or the shader error, when it cannot be shown."""
+    from live.looks.catalog import LookError, discover
+    from live.render.shaderlib import search_dirs
+
+    errors: list[str] = []
+    looks = discover(shader_dirs, errors=errors)
+    names = [lk.name for lk in looks]
+    target = str(look).strip()
+    if target.isdigit():
+        if int(target) >= len(names):
+            raise ValueError(f"no look number {target}; there are {len(names)} (0..{len(names) - 1})")
+        target = names[int(target)]
+    if target not in names:
+        bad = [e for e in errors if f"{target}.toml" in e]
+        raise ValueError(bad[0] if bad else f"unknown look {target!r}; known: {', '.join(names)}")
+    try:
+        stage = LookStage(renderer.ctx, looks, search_dirs(shader_dirs), size=renderer.size,
+                          internal_scale=renderer.internal_scale, start=target, **kwargs)
+    except (ShaderError, LookError) as exc:
+        raise ValueError(f"look {target} cannot be shown: {exc}") from None
+    renderer.chain.release()
+    renderer.ctx.detect_framebuffer(0).use()      # not the released chain's (see _park_fbo)
+    renderer.chain = stage
+    renderer.looks = stage          # the owner hands it the live controls: renderer.looks.follow(state)
+    return stage
