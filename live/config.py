@@ -15,10 +15,9 @@ in a show file is caught before the show, not during it.
 """
 from __future__ import annotations
 
-import re
-
 import dataclasses
 import math
+import re
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
