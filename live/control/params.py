@@ -168,6 +168,7 @@ PARAMS: tuple[Param, ...] = (
     _fx("flash", 0.6, "onset flash brightness"),
     _fx("sparkle", 0.4, "treble sparkle amount"),
     _fx("kaleido", 0.0, "kaleidoscope mix"),
+    _fx("detail", 0.5, "fine structure at the output resolution: contour lines of the picture, more with the treble"),
     Param("fade", "float", 1.0, "/live/fade", "master level (0 = black, smooth)", 0.0, 1.0, renderer=True),
     Param("blackout", "bool", False, "/live/blackout", "black screen at once (1) / back (0)", renderer=True),
     _twin("hud", "bool", "/live/hud", "show the on-screen telemetry", "render.hud"),

@@ -26,5 +26,5 @@ void main() {
     vec3 bg = c * 0.18 * u_look_paper;
     vec3 ink = c / max(l, 0.25) * 0.85;              // saturated ink, brightness in the dot size
     c = mix(bg, min(ink, vec3(1.3)), dotm);
-    f_color = vec4(look_finish(c, v_uv), 1.0);
+    f_color = vec4(look_finish_plain(c, v_uv), 1.0);
 }

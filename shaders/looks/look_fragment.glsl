@@ -3,6 +3,9 @@
 //                 (edge-aware: each channel is pushed towards the min or max of its
 //                 neighbourhood, so soft edges become 1-2 px transitions that move with
 //                 the picture, never overshooting into halos); treble sharpens more.
+//   engrave(c, a) fine structure that moves with the picture: contour lines of its
+//                 luminance (a topographic map of the picture), about one output pixel
+//                 wide at any resolution; stronger with fx.detail and the treble.
 //   look_finish(c, uv)  colour matrix, contrast, flash, soft-knee highlight compression
 //                 (stacked flashes never clip flat), vignette, fade, blackout.
 // Use: in the fragment section, #include of look_fragment.glsl.
@@ -13,6 +16,7 @@ flat in float v_flash;
 flat in float v_sharp;
 flat in float v_level;
 flat in float v_kick;
+flat in float v_detail;
 out vec4 f_color;
 
 float hash12(vec2 p) {
@@ -60,7 +64,18 @@ vec3 look_grade(vec3 c) {
     return mix(c, cc * cc * (3.0 - 2.0 * cc), v_contrast);
 }
 
+#include "../detail.glsl"
+
+vec3 look_finish_plain(vec3 c, vec2 uv) {
+    c += v_flash * (0.45 + 0.35 * c);
+    c = soft_knee(c, 0.72);
+    vec2 d = uv - 0.5;
+    c *= (1.0 - 0.35 * dot(d, d)) * v_level;
+    return c;
+}
+
 vec3 look_finish(vec3 c, vec2 uv) {
+    c = engrave(c, v_detail);
     c += v_flash * (0.45 + 0.35 * c);
     c = soft_knee(c, 0.72);
     vec2 d = uv - 0.5;

@@ -26,5 +26,6 @@ uniform float u_fx_saturation;
 uniform float u_fx_contrast;
 uniform float u_fx_flash;
 uniform float u_fx_sparkle;
+uniform float u_fx_detail;     // fine structure at the output resolution (contour lines)
 uniform float u_fade;
 uniform float u_blackout;

@@ -9,7 +9,8 @@ flat out float v_contrast;
 flat out float v_flash;
 flat out float v_sharp;
 flat out float v_level;
-flat out float v_kick;          // 1 on the beat, decaying over the beat (bass-weighted)
+flat out float v_kick;
+flat out float v_detail;        // contour-line strength (fx.detail, more with the treble)          // 1 on the beat, decaying over the beat (bass-weighted)
 
 void look_vertex() {
     vec2 p = vec2(float((gl_VertexID & 1) << 2) - 1.0, float((gl_VertexID & 2) << 1) - 1.0);
@@ -32,5 +33,6 @@ void look_vertex() {
     float since_beat = u_bpm > 0.0 ? u_beat_phase * 60.0 / u_bpm : 1000.0;
     v_flash = u_fx_flash * k * (u_onset * exp(-u_since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
     v_kick = exp(-since_beat * 6.0) * clamp(0.4 + 0.6 * u_bass_att, 0.0, 2.0) * k;
+    v_detail = clamp(u_fx_detail * k * (0.7 + 0.5 * tre), 0.0, 1.5);
     v_level = clamp(u_fade, 0.0, 1.0) * (1.0 - step(0.5, u_blackout));
 }

@@ -21,5 +21,5 @@ void main() {
     float bevel = 0.12 * (step(f.y, 2.0 * e) + step(1.0 - 2.0 * e, f.x)) - 0.12 * (step(f.x, 2.0 * e) + step(1.0 - 2.0 * e, f.y));
     float grout = step(e, f.x) * step(e, f.y);
     c = c * (1.0 + bevel) * (0.55 + 0.45 * grout);
-    f_color = vec4(look_finish(c, v_uv), 1.0);
+    f_color = vec4(look_finish_plain(c, v_uv), 1.0);
 }
