@@ -731,6 +731,9 @@ class Show:
                 state = self.store.state
                 r.hud_visible = bool(state.values.get("hud", True))
                 hud = HudInfo(**self._hud_fields(feats)) if r.hud_visible else None
+                if getattr(r, "looks", None) is not None:
+                    for msg in r.looks.follow(state):
+                        self.telemetry.note(msg)
                 r.draw(self._beat_for_eye(feats, now_audio_s=time_s), renderer_controls(state),
                        time_s=time_s, hud=hud)
                 if self.osc_out is not None:

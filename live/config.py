@@ -405,7 +405,7 @@ class RenderConfig:
     headless: str = setting("auto", choices=("auto", "yes", "no"))
     fps: float = setting(60.0, lo=1.0, hi=1000.0)   # headless / target rate
     shader_dirs: tuple = setting((), check=_nonempty, expect="folder names")  # extra folders searched before the bundled shaders/
-    chain: tuple = setting(("trails", "finish"), min_len=1, check=_nonempty, expect="shader names")
+    chain: tuple = setting(("trails", "finish"), min_len=1, check=_nonempty, expect="shader names")  # used when look = "" (below)
                                      # the five effects fused; ("source", "feedback", "color", "flash", "output") = one pass each
     hud: bool = True
     record: str = setting("", check=record_path_problem,  # output video, "" = none
@@ -422,9 +422,10 @@ class RenderConfig:
                                      # video wall: this node draws one tile of a COLSxROWS canvas ("" = no wall)
     tile: int = setting(0, lo=0, hi=63)      # which tile, row by row from the top left
     overlap: int = setting(0, lo=0, hi=4096)  # pixels shared with each neighbour (projector edge blend)
-    look: str = setting("", check=_look_name_problem,
+    look: str = setting("classic", check=_look_name_problem,
                         expect="a look's name or number ('latent-live looks'), or \"\" for the chain")
-                                     # a look of shaders/looks/ instead of `chain`; "" = the chain above
+                                     # the look to start with (switch live: /live/look/*, arrows, F1-F12);
+                                     # "" = the `chain` above, without the look library
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ uniform float u_fx_contrast;
 uniform float u_fx_flash;
 uniform float u_fx_sparkle;
 uniform float u_fx_kaleido;     // 0 = off; more = more mirror segments
+uniform float u_fx_detail;      // contour lines of the picture at the output resolution
 uniform float u_fade;           // master level 0..1
 uniform float u_blackout;       // 1 = black
 uniform vec4 u_view;            // wall tile: (u0, v0, du, dv) of the canvas drawn here; 0 = the whole picture
@@ -44,6 +45,7 @@ flat out float v_flash;
 flat out float v_level;         // fade x blackout
 flat out float v_kaleido_seg;   // 0 = kaleidoscope off
 flat out float v_spin;
+flat out float v_detail;
 
 void main() {
     v_uv = fullscreen_triangle();
@@ -64,6 +66,7 @@ void main() {
     v_level = master_level(u_fade, u_blackout);
     v_kaleido_seg = kaleido_segment(u_fx_kaleido);
     v_spin = 0.2 * u_time;
+    v_detail = clamp(u_fx_detail * k * (0.7 + 0.5 * treble_drive(u_treble, u_treble_att)), 0.0, 1.5);
 }
 
 //--- fragment
@@ -75,7 +78,10 @@ flat in float v_flash;
 flat in float v_level;
 flat in float v_kaleido_seg;
 flat in float v_spin;
+flat in float v_detail;
 out vec4 f_color;
+
+#include "lib/detail.glsl"
 
 void main() {
     vec2 uv = v_uv;
@@ -93,6 +99,7 @@ void main() {
         float h = hash(floor(uv * u_resolution * (160.0 / u_resolution.y)) + floor(u_time * 12.0));
         c += sparkle_light(h, v_sparkle, c);
     }
+    c = engrave(c, v_detail);
     c = add_flash(c, v_flash);
     f_color = vec4(c * vignette(v_uv) * v_level, 1.0);       // soft vignette, fade, blackout
 }

@@ -11,7 +11,7 @@ from live.control import (BY_ADDRESS, BY_NAME, PARAMS, ControlError, ControlStor
 CONTRACT_RENDERER_DEFAULTS = {
     "intensity": 1.0, "fx.zoom": 0.5, "fx.rotate": 0.5, "fx.drift": 0.5, "fx.feedback": 0.6,
     "fx.hue": 0.5, "fx.saturation": 0.5, "fx.contrast": 0.5, "fx.flash": 0.6, "fx.sparkle": 0.4,
-    "fx.kaleido": 0.0, "fade": 1.0, "blackout": 0.0,
+    "fx.kaleido": 0.0, "fx.detail": 0.5, "fade": 1.0, "blackout": 0.0,
 }
 
 

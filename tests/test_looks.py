@@ -222,7 +222,7 @@ def test_exposure_counts_washed_out_and_black_frames():
 # -- render --look and the contact sheet ---------------------------------------------------
 @pytest.fixture(scope="module")
 def click_wav(tmp_path_factory):
-    from live.score_synth import click_track, write_wav
+    from live.testing.sync_videos import click_track, write_wav
 
     tmp = tmp_path_factory.mktemp("looks")
     x, _ = click_track(duration_s=4.0, first_click_s=0.5)
@@ -263,3 +263,12 @@ def test_contact_sheet_has_a_row_per_look_with_two_frames(click_wav, tmp_path):
     assert img.shape == (24 + 2 * 40, 150 + 2 * 64 + 12, 3)
     on, off = img[20:56, 150:214], img[20:56, 222:286]
     assert on.mean() > 10 and off.mean() > 10 and np.abs(on - off).mean() > 1.0   # the beat shows
+
+
+def test_keys_request_looks_through_the_parameter_table():
+    from live.control import ControlStore
+
+    store = ControlStore()
+    assert store.apply_key("look:next") and store.state.count("look.next") == 1
+    assert store.apply_key("look:prev") and store.state.count("look.prev") == 1
+    assert store.apply_key("look:4") and store.state["look.select"] == 4

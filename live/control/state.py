@@ -327,7 +327,8 @@ class ControlStore:
             return {k: dict(v) for k, v in self._presets.items()}
 
     def apply_key(self, event: str) -> bool:
-        """Handle a renderer key event: "tap", "hud" (toggle), "bank:1".."bank:9" (banks 0-8).
+        """Handle a renderer key event: "tap", "hud" (toggle), "bank:1".."bank:9" (banks 0-8),
+        "look:next", "look:prev", "look:N" (look number N).
 
         Returns False for events the control layer does not own ("fullscreen", "quit").
         """
@@ -337,6 +338,10 @@ class ControlStore:
             self.set("hud", not self.latest.get().values["hud"])
         elif event.startswith("bank:") and event[5:].isdigit() and int(event[5:]) >= 1:
             self.set("bank.select", int(event[5:]) - 1)
+        elif event in ("look:next", "look:prev"):
+            self.trigger(event.replace(":", "."))
+        elif event.startswith("look:") and event[5:].isdigit():
+            self.set("look.select", int(event[5:]))
         else:
             return False
         return True

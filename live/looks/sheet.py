@@ -9,7 +9,9 @@ from typing import Sequence
 
 import numpy as np
 
-DEMO_TRACK = Path(__file__).resolve().parents[2] / "demo" / "demo_beat.wav"
+from live.data import find_data
+
+DEMO_TRACK = find_data("demo/demo_beat.wav")
 
 
 class SheetError(Exception):
@@ -21,7 +23,7 @@ def render_look_clip(look: str, audio: Path, *, size: tuple[int, int], start_s: 
                      on_frame=None, out: Path | None = None) -> tuple[dict, list]:
     """Render ``look`` over [start_s, end_s) of ``audio``; returns (timeline dict, [(t, pixels)])."""
     from live.config import load_config
-    from live.offline import RenderError, render_file
+    from live.offline.render import RenderError, render_file
 
     frames: list = []
     with tempfile.TemporaryDirectory(prefix="latent-live-look-") as tmp:

@@ -119,6 +119,11 @@ class GLContext:
             keys = {glfw.KEY_F: "fullscreen", glfw.KEY_H: "hud", glfw.KEY_SPACE: "tap", glfw.KEY_ESCAPE: "quit"}
             for n in range(1, 10):
                 keys[getattr(glfw, f"KEY_{n}")] = f"bank:{n}"
+            # looks: arrows step through the library, F1..F12 pick looks 0..11 (on the bar line)
+            keys[glfw.KEY_RIGHT] = "look:next"
+            keys[glfw.KEY_LEFT] = "look:prev"
+            for n in range(1, 13):
+                keys[getattr(glfw, f"KEY_F{n}")] = f"look:{n - 1}"
             GLContext._KEYS = keys
         name = GLContext._KEYS.get(key)
         if name:

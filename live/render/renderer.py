@@ -108,6 +108,7 @@ class Renderer:
             from live.render.wall import EdgeBlend
 
             self._edge_blend = EdgeBlend(self.ctx, self.tile)
+        self.looks = None       # a LookStage when the assembly put one where the chain was
 
     def _new_gen_texture(self, size, dtype):
         tex = self.ctx.texture(size, 3, dtype=dtype, alignment=1)

@@ -64,7 +64,7 @@ vec3 look_grade(vec3 c) {
     return mix(c, cc * cc * (3.0 - 2.0 * cc), v_contrast);
 }
 
-#include "../detail.glsl"
+#include "../lib/detail.glsl"
 
 vec3 look_finish_plain(vec3 c, vec2 uv) {
     c += v_flash * (0.45 + 0.35 * c);

@@ -13,11 +13,13 @@ vec3 engrave(vec3 c, float amount) {
     float l = engrave_luma(c);
     // levels: ~22 over the luminance range, plus a colour term so that hue borders of equal
     // brightness get lines too
-    float s = l * (16.0 + 12.0 * amount) + 3.0 * (c.r - c.b);
+    float s = l * (24.0 + 24.0 * amount) + 4.0 * (c.r - c.b);
     float w = max(fwidth(s), 1e-4);
     float f = fract(s);
     float dist = min(f, 1.0 - f) / w;                 // distance to the nearest level, in pixels
-    float line = 1.0 - smoothstep(0.35, 1.1, dist);
+    float line = 1.0 - smoothstep(0.5, 1.5, dist);
     line *= smoothstep(0.9, 0.35, w);                 // where lines would merge, leave the picture
-    return c * (1.0 - 0.45 * clamp(amount, 0.0, 1.0) * line);
+    float a = clamp(amount, 0.0, 1.0) * line;
+    // dark lines on light parts, light lines on dark parts: visible everywhere
+    return mix(c, mix(vec3(0.75) * (1.0 - l), c * 0.3, step(0.3, l)), 0.6 * a);
 }
