@@ -272,3 +272,21 @@ def test_keys_request_looks_through_the_parameter_table():
     assert store.apply_key("look:next") and store.state.count("look.next") == 1
     assert store.apply_key("look:prev") and store.state.count("look.prev") == 1
     assert store.apply_key("look:4") and store.state["look.select"] == 4
+
+
+@pytest.mark.parametrize("look", ["classic", "tunnel"])
+def test_stacked_flashes_compress_highlights_instead_of_clipping(make_renderer, look):
+    from live.looks.stage import install_look
+    from tests.gl_fixtures import NEUTRAL
+
+    r = make_renderer(width=128, height=72)
+    install_look(r, look)
+    ramp = np.repeat(np.linspace(60, 230, 64)[None, :, None], 36, 0).repeat(3, 2).astype(np.uint8)
+    r.set_frame(Frame(pixels=ramp, control=None, gen_ms=0.0, index=1), now_s=-1.0)
+    f = dataclasses.replace(_features(1.0, beat=True), onset=1.0, last_onset_t=1.0)
+    ctl = dict(NEUTRAL, intensity=2.0, **{"fx.flash": 1.0})
+    r.draw(f, ctl, time_s=1.0)
+    row = r.read_pixels()[36, 8:120].astype(int).mean(axis=1)
+    assert row.max() < 255                        # no flat white
+    # the ramp is still there: brighter than its mirror image across the (symmetric) vignette
+    assert all(row[-1 - x] > row[x] for x in range(0, 40, 4)), row

@@ -35,8 +35,11 @@ float flash_level(float intensity, float amount, float onset, float since_onset,
     return amount * intensity * (onset * exp(-since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
 }
 
+// The flash as light on a screen: 1 - (1 - c) * exp(-f). No flash leaves the picture as it
+// is; stacked flashes approach white without ever clipping flat (highlights compress).
 vec3 add_flash(vec3 c, float flash) {
-    return min(c + flash * (0.55 + 0.45 * c), vec3(1.0));
+    c = clamp(c, 0.0, 1.0);
+    return 1.0 - (1.0 - c) * exp(-flash * 1.6 * (0.55 + 0.45 * c));
 }
 
 float hash(vec2 p) {

@@ -50,12 +50,18 @@ vec3 crisp_at(vec2 uv, float amount) {
 
 vec3 crisp(vec2 uv) { return crisp_at(uv, v_sharp); }
 
-// soft knee: identity below `knee`, then an exponential shoulder that approaches 1 but
-// never reaches it, so two stacked flashes still show the picture underneath
+// soft shoulder: identity below `knee`, then an exponential approach to 1 that never
+// reaches it, so bright additions (glow, rings) compress instead of clipping flat
 vec3 soft_knee(vec3 c, float knee) {
     vec3 over = max(c - knee, 0.0);
     vec3 shoulder = knee + (1.0 - knee) * (1.0 - exp(-over / (1.0 - knee)));
     return mix(c, shoulder, step(knee, c));
+}
+
+// a flash as light on a screen: none leaves the picture, stacked ones approach white
+vec3 add_flash(vec3 c, float flash) {
+    c = soft_knee(max(c, 0.0), 0.9);
+    return 1.0 - (1.0 - c) * exp(-flash * 1.6 * (0.55 + 0.45 * c));
 }
 
 vec3 look_grade(vec3 c) {
@@ -67,8 +73,7 @@ vec3 look_grade(vec3 c) {
 #include "../lib/detail.glsl"
 
 vec3 look_finish_plain(vec3 c, vec2 uv) {
-    c += v_flash * (0.45 + 0.35 * c);
-    c = soft_knee(c, 0.72);
+    c = add_flash(c, v_flash);
     vec2 d = uv - 0.5;
     c *= (1.0 - 0.35 * dot(d, d)) * v_level;
     return c;
@@ -76,8 +81,7 @@ vec3 look_finish_plain(vec3 c, vec2 uv) {
 
 vec3 look_finish(vec3 c, vec2 uv) {
     c = engrave(c, v_detail);
-    c += v_flash * (0.45 + 0.35 * c);
-    c = soft_knee(c, 0.72);
+    c = add_flash(c, v_flash);
     vec2 d = uv - 0.5;
     c *= (1.0 - 0.35 * dot(d, d)) * v_level;
     return c;
