@@ -145,8 +145,8 @@ class Chain:
     # -- proving user passes --------------------------------------------------------------
     @staticmethod
     def _is_bundled(src: ShaderSource) -> bool:
-        try:
-            return src.path.resolve().parent == bundled_dir().resolve()
+        try:      # the bundled folder and its subfolders (looks/): shipped, tested passes
+            return bundled_dir().resolve() in src.path.resolve().parents
         except OSError:
             return False
 
