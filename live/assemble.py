@@ -24,7 +24,7 @@ DEFAULT_BANK = "latent_banks/default"
 GEN_OPTIONS: dict[str, Optional[tuple[str, ...]]] = {
     "size": None, "seed": None, "pulse_strength": None,
     "model": ("vae", "lcm"), "device": ("vae", "lcm"), "dtype": ("vae", "lcm"),
-    "runtime": ("vae",),
+    "runtime": ("vae",), "threads": ("vae",),
     "guidance_scale": ("lcm",), "lora": ("lcm",), "vae": ("lcm",),
 }
 # GenConfig fields that are not generator options, and who uses them
@@ -35,6 +35,7 @@ GEN_USED_ELSEWHERE = {
     "feedback": "the gen.feedback control (ControlState) -> motion -> GenControl.feedback",
     "timeout_s": "the show's generator supervisor (live.app)",
     "max_fps": "the show's generator worker (live.app)",
+    "process": "make_generator: the backend in a process of its own (live.gen.process)",
 }
 # RenderConfig field -> Renderer keyword
 RENDER_OPTIONS = ("width", "height", "headless", "fullscreen", "monitor", "vsync", "shader_dirs",
@@ -70,6 +71,11 @@ def make_generator(g: GenConfig, *, backend: Optional[str] = None, factory: Opti
     from live.gen import get_generator
 
     name = str(backend or g.backend).strip().lower()
+    if factory is None:
+        from live.gen.process import ProcessGenerator, wants_process
+
+        if wants_process(name, g.process, g.device):
+            factory = ProcessGenerator
     gen = (factory or get_generator)(name, **generator_options(g, name))
     try:
         gen.load()

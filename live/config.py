@@ -393,6 +393,8 @@ class GenConfig:
     guidance_scale: float = setting(8.5, lo=0.0, hi=50.0)  # lcm: guidance embedded in the distilled model
     pulse_strength: float = setting(0.5, lo=0.0, hi=4.0)  # onset push, as a fraction of the bank's mean latent norm
     max_fps: float = setting(30.0, lo=0.0, lo_open=True, hi=240.0)  # generator frames per second at most (the renderer cross-fades)
+    process: str = setting("auto", choices=("auto", "yes", "no"))  # backend in its own process; auto = vae on a CPU
+    threads: int = setting(0, lo=0, hi=64)  # vae: onnxruntime CPU threads (0 = its default: every core)
 
 
 @dataclass(frozen=True)
