@@ -21,7 +21,10 @@ def test_table_has_the_agreed_addresses_and_renderer_defaults():
                  "/live/blackout", "/live/freeze", "/live/preset", "/live/hud"):
         assert addr in BY_ADDRESS, addr
     assert BY_NAME["beats_per_change"].lo == 1 and BY_NAME["beats_per_change"].hi == 64
-    assert renderer_controls(ControlStore().state) == CONTRACT_RENDERER_DEFAULTS
+    from live.looks.catalog import discover
+
+    looks = {lk.control(p.key): p.default for lk in discover() for p in lk.params}   # u_look_NAME_KEY
+    assert renderer_controls(ControlStore().state) == {**CONTRACT_RENDERER_DEFAULTS, **looks}
     # the generated docs list every parameter exactly once
     table = markdown_table()
     text = listing()

@@ -290,3 +290,21 @@ def test_stacked_flashes_compress_highlights_instead_of_clipping(make_renderer, 
     assert row.max() < 255                        # no flat white
     # the ramp is still there: brighter than its mirror image across the (symmetric) vignette
     assert all(row[-1 - x] > row[x] for x in range(0, 40, 4)), row
+
+
+def test_a_look_parameter_reaches_its_pass_as_a_renderer_control(make_renderer):
+    from live.control import ControlStore, renderer_controls
+    from live.looks.stage import install_look
+
+    r = make_renderer(width=320, height=180)      # tiles of 3 vs 8 pixels
+    install_look(r, "mosaic")
+    r.set_frame(_gen_frame(), now_s=-1.0)
+    store = ControlStore()
+    pics = []
+    for tile in (0.0, 1.0):
+        store.set("look.mosaic.tile", tile)
+        ctl = renderer_controls(store.state)
+        assert ctl["look.mosaic.tile"] == tile
+        r.draw(_features(0.5, beat=False), ctl, time_s=0.5)
+        pics.append(r.read_pixels().astype(float))
+    assert np.abs(pics[0] - pics[1]).mean() > 3.0

@@ -195,7 +195,7 @@ def _look_params() -> tuple[Param, ...]:
     from live.looks.catalog import bundled_params
 
     return tuple(Param(f"look.{look}.{p.key}", "float", p.default, f"/live/look/{look}/{p.key}",
-                       f"look {look}: {p.doc}", p.lo, p.hi) for look, p in bundled_params())
+                       f"look {look}: {p.doc}", p.lo, p.hi, renderer=True) for look, p in bundled_params())
 
 
 PARAMS = PARAMS + _look_params()

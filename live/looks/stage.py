@@ -77,6 +77,19 @@ class LookStage:
         return Chain(self.ctx, list(look.passes), self.dirs, size=self.size,
                      internal_scale=self.internal_scale, feedback_dtype=self.feedback_dtype)
 
+    def _look_uniforms(self, name: str, values: Mapping[str, Any]) -> dict[str, float]:
+        """``u_look_KEY`` of look ``name``: from the frame's uniform values (its parameters are
+        renderer controls, arriving as ``u_look_NAME_KEY``), else the controls :meth:`follow`
+        was given, else the look's defaults."""
+        look = self.looks[name]
+        controls = dict(self._controls) if self._controls else {}
+        for p in look.params:
+            key = look.control(p.key)
+            v = values.get("u_" + key.replace(".", "_"))
+            if v is not None:
+                controls[key] = v
+        return look.uniforms(controls)
+
     def _prepare(self, name: str, values: dict, gen_a, gen_b) -> bool:
         """Build (and time) the chain of ``name`` if needed; False (and the look marked bad) on failure."""
         if name in self.chains:
@@ -89,7 +102,7 @@ class LookStage:
             return False
         if self.budget_ms > 0:
             vals = dict(values)
-            vals.update(look.uniforms(self._controls))
+            vals.update(self._look_uniforms(name, values))
             chain.draw(vals, gen_a, gen_b)           # first draw pays for the shader's JIT
             self.ctx.finish()
             t0 = time.perf_counter()
@@ -155,12 +168,12 @@ class LookStage:
                 self._prepare(name, values, gen_a, gen_b)
         st = sw.state
         cur = self.chains[st.current]
-        values.update(self.looks[st.current].uniforms(self._controls))
+        values.update(self._look_uniforms(st.current, values))
         cur.draw(values, gen_a, gen_b)
         self._out_fbo, self._out_tex = cur.output_fbo, cur.output_texture
         if st.incoming is not None and st.incoming in self.chains:
             inc = self.chains[st.incoming]
-            values.update(self.looks[st.incoming].uniforms(self._controls))
+            values.update(self._look_uniforms(st.incoming, values))
             inc.draw(values, gen_a, gen_b)
             self._ensure_mix()
             cur.output_texture.use(location=5)

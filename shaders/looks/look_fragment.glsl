@@ -58,31 +58,22 @@ vec3 soft_knee(vec3 c, float knee) {
     return mix(c, shoulder, step(knee, c));
 }
 
-// a flash as light on a screen: none leaves the picture, stacked ones approach white
-vec3 add_flash(vec3 c, float flash) {
-    c = soft_knee(max(c, 0.0), 0.9);
-    return 1.0 - (1.0 - c) * exp(-flash * 1.6 * (0.55 + 0.45 * c));
-}
-
 vec3 look_grade(vec3 c) {
     c = max(v_color * c, 0.0);
-    vec3 cc = clamp(c, 0.0, 1.0);
-    return mix(c, cc * cc * (3.0 - 2.0 * cc), v_contrast);
+    return mix(c, s_curve(clamp(c, 0.0, 1.0)), v_contrast);
 }
 
 #include "../lib/detail.glsl"
 
 vec3 look_finish_plain(vec3 c, vec2 uv) {
-    c = add_flash(c, v_flash);
-    vec2 d = uv - 0.5;
-    c *= (1.0 - 0.35 * dot(d, d)) * v_level;
+    c = add_flash(soft_knee(max(c, 0.0), 0.9), v_flash);
+    c *= vignette(uv) * v_level;
     return c;
 }
 
 vec3 look_finish(vec3 c, vec2 uv) {
     c = engrave(c, v_detail);
-    c = add_flash(c, v_flash);
-    vec2 d = uv - 0.5;
-    c *= (1.0 - 0.35 * dot(d, d)) * v_level;
+    c = add_flash(soft_knee(max(c, 0.0), 0.9), v_flash);
+    c *= vignette(uv) * v_level;
     return c;
 }

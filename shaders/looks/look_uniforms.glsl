@@ -29,3 +29,5 @@ uniform float u_fx_sparkle;
 uniform float u_fx_detail;     // fine structure at the output resolution (contour lines)
 uniform float u_fade;
 uniform float u_blackout;
+
+#include "../lib/grade.glsl"

@@ -17,22 +17,20 @@ void look_vertex() {
     v_uv = p * 0.5 + 0.5;
     gl_Position = vec4(p, 0.0, 1.0);
     float k = u_intensity;
-    float chroma_angle = (dot(u_chroma_vec, u_chroma_vec) > 1e-6) ? atan(u_chroma_vec.y, u_chroma_vec.x) : 0.0;
-    float hue = u_fx_hue * k * (0.15 * u_time + 2.4 * (u_centroid_norm - 0.4) + 0.35 * chroma_angle);
+    float hue = hue_angle(k, u_fx_hue, u_time, u_centroid_norm, u_chroma_vec);
     float ca = cos(hue), sa = sin(hue);
     const float a = 0.57735027;
     mat3 cross_k = mat3(0.0, a, -a,  -a, 0.0, a,  a, -a, 0.0);
     mat3 rot = ca * mat3(1.0) + sa * cross_k + (1.0 - ca) * outerProduct(vec3(a), vec3(a));
-    float sat = 1.0 + k * ((u_fx_saturation - 0.5) * 1.6 + u_fx_saturation * 0.6 * clamp(u_mid + 0.5 * (u_mid_att - 1.0), 0.0, 1.2));
-    sat = max(sat, 0.0);
+    float sat = saturation_factor(k, u_fx_saturation, u_mid, u_mid_att);
     mat3 satm = sat * mat3(1.0) + (1.0 - sat) * outerProduct(vec3(1.0), vec3(0.2126, 0.7152, 0.0722));
     v_color = satm * rot;
-    v_contrast = clamp(k * u_fx_contrast * (0.35 + 0.35 * clamp(u_bass_att - 0.7, 0.0, 1.5)), 0.0, 1.0);
-    float tre = clamp(u_treble + 0.5 * max(u_treble_att - 1.0, 0.0), 0.0, 1.5);
+    v_contrast = contrast_amount(k, u_fx_contrast, u_bass_att);
+    float tre = treble_drive(u_treble, u_treble_att);
     v_sharp = 0.55 + 0.9 * u_fx_sparkle * k * tre;
+    v_flash = flash_level(k, u_fx_flash, u_onset, u_since_onset, u_bpm, u_beat_phase);
     float since_beat = u_bpm > 0.0 ? u_beat_phase * 60.0 / u_bpm : 1000.0;
-    v_flash = u_fx_flash * k * (u_onset * exp(-u_since_onset * 9.0) + 0.35 * exp(-since_beat * 12.0));
     v_kick = exp(-since_beat * 6.0) * clamp(0.4 + 0.6 * u_bass_att, 0.0, 2.0) * k;
     v_detail = clamp(u_fx_detail * k * (0.7 + 0.5 * tre), 0.0, 1.5);
-    v_level = clamp(u_fade, 0.0, 1.0) * (1.0 - step(0.5, u_blackout));
+    v_level = master_level(u_fade, u_blackout);
 }
