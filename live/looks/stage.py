@@ -38,7 +38,8 @@ void main() { f_color = mix(texture(u_a, v_uv), texture(u_b, v_uv), smoothstep(0
 class LookStage:
     def __init__(self, ctx, looks: Sequence[Look], dirs: Sequence[Path], *, size: tuple[int, int],
                  internal_scale: float = 1.0, feedback_dtype: str = "f1", start: str = DEFAULT_LOOK,
-                 fade_beats: float = 1.0, auto_bars: int = 0, budget_ms: float = 0.0, seed: int | None = None):
+                 fade_beats: float = 1.0, auto_bars: int = 0, budget_ms: float = 0.0, seed: int | None = None,
+                 adopt: Chain | None = None):
         if not looks:
             raise ShaderError("no looks found; the bundled shaders/looks/ folder is missing")
         self.ctx = ctx
@@ -70,7 +71,12 @@ class LookStage:
         self._park_fbo = ctx.simple_framebuffer((1, 1))
         self._out_fbo = None
         self._out_tex = None
-        self.chains[start] = self._build(self.looks[start])     # the first look must work: raise otherwise
+        # the first look must work: raise otherwise. ``adopt``: a chain already built with the
+        # start look's passes (the renderer's own), taken over instead of compiled (and proved) twice
+        if adopt is not None and tuple(p.name for p in adopt.passes) == tuple(self.looks[start].passes):
+            self.chains[start] = adopt
+        else:
+            self.chains[start] = self._build(self.looks[start])
 
     # -- building -------------------------------------------------------------------------
     def _build(self, look: Look) -> Chain:
@@ -260,12 +266,14 @@ def install_look(renderer, look: str | int, *, shader_dirs: Sequence[str] = (), 
     if target not in names:
         bad = [e for e in errors if f"{target}.toml" in e]
         raise ValueError(bad[0] if bad else f"unknown look {target!r}; known: {', '.join(names)}")
+    old = renderer.chain
     try:
         stage = LookStage(renderer.ctx, looks, search_dirs(shader_dirs), size=renderer.size,
-                          internal_scale=renderer.internal_scale, start=target, **kwargs)
+                          internal_scale=renderer.internal_scale, start=target, adopt=old, **kwargs)
     except (ShaderError, LookError) as exc:
         raise ValueError(f"look {target} cannot be shown: {exc}") from None
-    renderer.chain.release()
+    if stage.chains[target] is not old:
+        old.release()
     renderer.ctx.detect_framebuffer(0).use()      # not the released chain's (see _park_fbo)
     renderer.chain = stage
     renderer.looks = stage          # the owner hands it the live controls: renderer.looks.follow(state)
