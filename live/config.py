@@ -463,6 +463,7 @@ class ClockConfig:
     midi_timeout_s: float = setting(0.5, lo=0.05, hi=10.0)  # no clock pulse this long: MIDI clock is silent
     audio_latency_ms: float = setting(0.0, lo=0.0, hi=2000.0)   # sound in the room -> analyzer (input buffering)
     render_latency_ms: float = setting(0.0, lo=0.0, hi=2000.0)  # frame drawn -> light at the eye (GPU, display, projector, LED processor)
+    trim_ms: float = setting(0.0, lo=-500.0, hi=500.0)  # fine trim at the eye: + shows beat-locked effects earlier, - later
     compensate: bool = True          # beat-locked effects read the beat that will be true when the picture is seen
 
 

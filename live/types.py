@@ -58,7 +58,7 @@ class FeatureFrame:
     last_onset_t: float = -1.0     # audio time of the latest onset, -1 if none yet
     bpm: float = 0.0               # current tempo, 0 when unknown
     bpm_confidence: float = 0.0    # 0..1
-    tempo_source: str = "none"     # "tracker" | "tap" | "manual" | "none"
+    tempo_source: str = "none"     # tracker | tap | manual | link | midi | none (the show clock's, live.clock)
     beat_count: int = 0            # monotonic count of beats
     last_beat_t: float = -1.0      # audio time of the latest beat, -1 if none yet
     beat_phase: float = 0.0        # 0..1 position within the current beat

@@ -96,6 +96,22 @@ def test_tempo_change_followed_within_one_beat():
     assert abs(p.bpm - 140.0) < 0.5, p.bpm
 
 
+def test_a_late_burst_is_not_a_tempo_change():
+    """Five pulses held up 60 ms (a stalled machine, an xrun) and delivered at once."""
+    p = MidiClockParser()
+    p.feed([START], 0.0)
+    tick = 60.0 / (128.0 * PPQN)
+    times = [k * tick for k in range(16 * PPQN)]
+    for j in range(200, 205):
+        times[j] = times[205] - 1e-4
+    errs = []
+    for k, t in enumerate(times):
+        p.feed([CLOCK], t)
+        if k > 210:
+            errs.append(abs(p.bpm - 128.0))
+    assert max(errs) < 0.05, max(errs)
+
+
 def test_silence_and_tempo_only():
     p = MidiClockParser(timeout_s=0.5)
     t = pulses(p, 100.0, 2 * PPQN, 0.0)

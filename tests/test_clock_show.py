@@ -56,6 +56,8 @@ def test_for_eye_and_with_beat():
     assert eye.beat_phase == pytest.approx(0.5) and eye.t == pytest.approx(10.25)
     f = with_beat(FeatureFrame(t=10.0, onset_count=3), eye)
     assert (f.beat_phase, f.tempo_source, f.onset_count, f.bpm) == (pytest.approx(0.5), "tracker", 3, 120.0)
+    lead = ShowClock.from_config(build_config({}, ["clock.render_latency_ms=80", "clock.trim_ms=-30"]))
+    assert lead.eye_delay_s == pytest.approx(0.05)                 # a tracker that leads: trimmed back
     off = ShowClock.from_config(build_config({}, ["clock.render_latency_ms=80", "clock.compensate=false"]))
     assert off.for_eye(b) is b and off.eye_delay_s == 0.0
 

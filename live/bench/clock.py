@@ -252,6 +252,9 @@ def register_bench(sub) -> None:
         lat.add_argument("--compensate", action="store_true",
                          help="beat-locked flash error at the eye with the sound-to-eye compensation set to "
                               "the measured pipeline latency (a first run measures it)")
+        lat.add_argument("--beat-source", choices=("manual", "tracker"), default="manual",
+                         help="with --compensate: the click track's BPM set by hand, phase marked on the first "
+                              "onsets (default: measures the compensation alone), or the beat tracker")
         lat.add_argument("--pipeline-ms", type=float, default=None,
                          help="with --compensate: use this pipeline latency instead of measuring it first")
         plain = lat.get_default("func")
@@ -270,10 +273,14 @@ def register_bench(sub) -> None:
 
 
 def bench_beat_flash(*, clicks: int = 60, bpm: float = 120.0, width: int = 640, height: int = 360,
-                     latency: str = "low", pipeline_ms: float, sets=(), warm_beats: int = 16) -> dict:
+                     latency: str = "low", pipeline_ms: float, sets=(), warm_beats: int = 16,
+                     beat_source: str = "manual") -> dict:
     """A steady click track at ``bpm`` through the virtual sound device, the show's clock on
-    its tracker with ``clock.audio_latency_ms = pipeline_ms`` (the measured sound-to-screen
-    delay). For every drawn frame, the beat flash it shows peaks ``beat_phase * 60 / bpm`` before
+    its tracker, compensated by ``pipeline_ms`` (``clock.trim_ms``: the measured sound-to-screen
+    delay of the beat-locked path, which may be negative when the tracker leads the music).
+    ``beat_source``: "manual" (default) sets the click track's BPM by hand and marks its phase
+    on the first onsets the analyzer reports (the grid is then exact, and what is measured is
+    the compensation itself); "tracker" lets the beat tracker find tempo and phase. For every drawn frame, the beat flash it shows peaks ``beat_phase * 60 / bpm`` before
     the frame is on screen (after glFinish); that moment minus the click's DAC time is the error
     at the eye (signed, positive = late). The first ``warm_beats`` (the tracker locking) are left out."""
     from live.app import Show
@@ -282,7 +289,8 @@ def bench_beat_flash(*, clicks: int = 60, bpm: float = 120.0, width: int = 640, 
     from live.testing.virtual_audio import ALSA_DEVICE, VirtualAudioUnavailable, virtual_sound_device
 
     load_before = _load()
-    extra = [f"clock.audio_latency_ms={pipeline_ms:.3f}", "clock.render_latency_ms=0", "clock.compensate=true",
+    extra = ["clock.audio_latency_ms=0", "clock.render_latency_ms=0", f"clock.trim_ms={pipeline_ms:.3f}",
+             "clock.compensate=true",
              "features.bpm_min=90", "features.bpm_max=160"]
     cfg = _config(width, height, [*extra, *sets])
     interval = 60.0 / bpm
@@ -301,9 +309,17 @@ def bench_beat_flash(*, clicks: int = 60, bpm: float = 120.0, width: int = 640, 
         player = ClickPlayer(device=ALSA_DEVICE, sample_rate_hz=cfg.audio.sample_rate_hz, clicks=clicks,
                              lead_s=1.5, latency=latency, interval_s=interval)
         rows: list[tuple[float, float, float, str]] = []     # (on screen, drawn bpm, drawn phase, source)
-        state: dict = {"started": None, "drawn": None}
+        state: dict = {"started": None, "drawn": None, "onsets": 0, "marked": 0}
 
         def on_frame(show, now, done):
+            feats = show.features.get()
+            if beat_source == "manual" and state["started"] is not None and feats is not None \
+                    and feats.onset_count != state["onsets"] and state["marked"] < 8:
+                state["onsets"] = feats.onset_count
+                if state["marked"] == 0:
+                    show.clock.set_bpm(bpm)
+                show.clock.tap(feats.last_onset_t)      # under a manual BPM a tap marks the beat
+                state["marked"] += 1
             f = state["drawn"]
             if f is not None:
                 rows.append((done, f.bpm, f.beat_phase, f.tempo_source))
@@ -350,11 +366,15 @@ def bench_beat_flash(*, clicks: int = 60, bpm: float = 120.0, width: int = 640, 
     errs = np.array([np.median(v) for v in per_click.values()]) * 1e3
     return {
         "bench": "latency", "mode": "compensated beat-locked flash", "bpm": bpm, "clicks": clicks,
+        "beat_source": beat_source,
         "beats_measured": int(errs.size), "frames_locked": locked, "frames": len(rows),
         "compensation_ms": round(pipeline_ms, 2),
         "beat_flash_err_ms_p50": _pct(errs, 50), "beat_flash_err_ms_p90": _pct(errs, 90),
         "beat_flash_err_ms_p10": _pct(errs, 10),
         "beat_flash_abs_err_ms_p50": _pct(np.abs(errs), 50),
+        # how steady the clicks really reached the DAC (PortAudio's times; output underruns move them)
+        "click_interval_dev_ms_p90": _pct(np.abs(np.diff(dac[ok]) - interval) * 1e3, 90),
+        "click_interval_dev_ms_max": _pct(np.abs(np.diff(dac[ok]) - interval) * 1e3, 100),
         "audio_overflows": res.audio_overflows, "size": f"{width}x{height}", "target_fps": cfg.render.fps,
         "sign": "positive = the flash is seen after the click", "load_before": load_before,
         "load_after": _load(), "sets": list(sets),
@@ -362,27 +382,32 @@ def bench_beat_flash(*, clicks: int = 60, bpm: float = 120.0, width: int = 640, 
 
 
 def run_beat_flash(args, *, size) -> int:
+    """Two runs on the same steady click track: the first without compensation measures the
+    beat-locked path's own sound-to-screen latency (p50); the second sets the compensation to
+    it and measures what is left. ``--pipeline-ms`` skips the first run."""
     w, h = size
     if args.clicks < 3:
         raise _user_error("--clicks must be at least 3")
-    measured = None
+    clicks = max(args.clicks, 60)
+    first = None
     pipeline = args.pipeline_ms
     if pipeline is None:
-        from live.bench.show import bench_latency
-        measured = bench_latency(clicks=args.clicks, width=w, height=h, latency=args.latency, sets=args.set)
-        pipeline = float(measured["latency_ms_p50"])
-        if not measured["detected"]:
-            raise _user_error("the first run saw no flash, so there is no pipeline latency to compensate")
-    r = bench_beat_flash(clicks=max(args.clicks, 60), width=w, height=h, latency=args.latency,
-                         pipeline_ms=pipeline, sets=args.set)
-    if measured is not None:
-        r["pipeline"] = {k: measured[k] for k in ("latency_ms_p50", "latency_ms_p90", "detected", "clicks")}
+        first = bench_beat_flash(clicks=clicks, width=w, height=h, latency=args.latency, pipeline_ms=0.0,
+                                 sets=[*args.set, "clock.compensate=false"], beat_source=args.beat_source)
+        pipeline = float(first["beat_flash_err_ms_p50"])
+        if not first["beats_measured"]:
+            raise _user_error("the first run locked onto no beat, so there is no latency to compensate")
+    r = bench_beat_flash(clicks=clicks, width=w, height=h, latency=args.latency,
+                         pipeline_ms=pipeline, sets=args.set, beat_source=args.beat_source)
+    if first is not None:
+        r["uncompensated"] = {k: first[k] for k in ("beat_flash_err_ms_p50", "beat_flash_err_ms_p90",
+                                                    "beat_flash_err_ms_p10", "beats_measured", "load_after")}
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
     print(f"bench latency --compensate: {r['bpm']:g} BPM clicks through the virtual sound device, headless "
           f"{r['size']}, compensation {r['compensation_ms']:.1f} ms"
-          + (" (measured: click -> onset flash p50)" if measured is not None else " (given)"))
+          + (" (measured: the uncompensated run's p50)" if "uncompensated" in r else " (given)"))
     print(f"  beat flash at the eye minus click (signed, + = late): p10 {r['beat_flash_err_ms_p10']:+.1f} ms  "
           f"p50 {r['beat_flash_err_ms_p50']:+.1f} ms  p90 {r['beat_flash_err_ms_p90']:+.1f} ms  over "
           f"{r['beats_measured']} beats (goal: median within +-5 ms); load {r['load_after']}")

@@ -7,9 +7,10 @@ library under mido) and hands every message, with its time, to a parser.
 * **Tempo** is the slope of a straight line fitted to the pulse times (least squares over the
   last ``window_beats``, 8 by default). It is given after one beat (25 pulses) and settles
   within two; a line through many pulses averages out the jitter of USB and of the sender.
-  When the newest six pulses leave the line together by more than the jitter explains (five
-  standard errors), the window restarts from them, so a tempo change is followed at once (a
-  step of 10 % within a few pulses, 1 % within a beat).
+  When the newest pulses drift away from the line, more and more over three groups of six, by
+  more than the jitter explains (five standard errors of a robust jitter estimate), the window
+  restarts from them, so a tempo change is followed within a beat; a burst of pulses delivered
+  late (an xrun, a stalled machine) comes back to the line and is left out of the fit instead.
 * **Position**: Start sets the song position to 0 at the next pulse (the downbeat); Song
   Position Pointer (in sixteenths) sets it for the next pulse after Continue; Stop holds it.
   Without Start or a song position the clock gives tempo only (the beat phase stays ours).
@@ -127,14 +128,23 @@ class MidiClockParser:
         t0 = self._t[idx[-1]]
         t = self._t[idx] - t0
         slope, icpt = _fit(g, t)
-        # a tempo change: the newest pulses leave the line by more than the jitter explains
-        if n >= 3 * _K:
+        if n >= 5 * _K:
             res = t - (slope * g + icpt)
-            sigma = max(float(res[:-_K].std()), 1e-4)
-            m = float(res[-_K:].mean())
-            if abs(m) > 5.0 * sigma / math.sqrt(_K) and abs(m) > 3e-4:
-                self._n = _K                                  # restart the window from them
-                slope, icpt = _fit(g[-_K:], t[-_K:])
+            old = res[:-3 * _K]
+            sigma = max(1.4826 * float(np.median(np.abs(old - np.median(old)))), 1e-4)   # robust jitter
+            # a tempo change: the newest pulses leave the line more and more, three groups in a row
+            # (a late burst of pulses comes back to it; a new tempo keeps drifting away)
+            m1, m2, m3 = (float(res[len(res) - (i + 1) * _K:len(res) - i * _K].mean()) for i in range(3))
+            thr = max(5.0 * sigma / math.sqrt(_K), 3e-4)
+            if (abs(m1) > thr and abs(m3) > 0.25 * thr and m1 * m2 > 0 and m2 * m3 > 0
+                    and abs(m1) > abs(m2) > abs(m3)):
+                self._n = 2 * _K                              # restart the window from them
+                slope, icpt = _fit(g[-2 * _K:], t[-2 * _K:])
+            else:
+                # pulses the MIDI system delivered late (an xrun, a stall) stay out of the fit
+                bad = np.abs(res) > max(5.0 * sigma, 2e-3)
+                if bad.any() and (~bad).sum() >= _K:
+                    slope, icpt = _fit(g[~bad], t[~bad])
         if slope <= 0.0:
             return None
         self._acquired = True

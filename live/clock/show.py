@@ -8,7 +8,9 @@ queue (:meth:`tap`, :meth:`set_bpm`, :meth:`set_precedence`); nothing here block
 
 Latency compensation: ``eye_delay_s`` = ``clock.audio_latency_ms`` (the sound in the room
 reaches the analyzer this much later: input buffering) + ``clock.render_latency_ms`` (a frame
-drawn now is seen this much later: GPU, display, projector, LED processor). Beat-locked effects
+drawn now is seen this much later: GPU, display, projector, LED processor) + ``clock.trim_ms``
+(a signed fine trim, for what is measured rather than known, e.g. a tracker that leads or lags
+the music). Beat-locked effects
 read :meth:`for_eye`, the beat as it will be when the picture is seen; onsets cannot be
 predicted and are drawn as soon as they are known.
 """
@@ -27,7 +29,8 @@ class ShowClock:
 
     def __init__(self, *, precedence, beats_per_bar: int = 4, glide: float = 0.25,
                  tap_timeout_s: float = 0.0, link=None, midi=None, link_lead: bool = False,
-                 audio_latency_s: float = 0.0, render_latency_s: float = 0.0, compensate: bool = True,
+                 audio_latency_s: float = 0.0, render_latency_s: float = 0.0, trim_s: float = 0.0,
+                 compensate: bool = True,
                  tracker_min_confidence: float = 0.0):
         self.tempo = TempoClock(precedence=precedence, beats_per_bar=beats_per_bar, glide=glide)
         self.manual = ManualTempo()
@@ -37,6 +40,7 @@ class ShowClock:
         self.link_lead = bool(link_lead)
         self.audio_latency_s = float(audio_latency_s)
         self.render_latency_s = float(render_latency_s)
+        self.trim_s = float(trim_s)
         self.compensate = bool(compensate)
         self.tracker_min_confidence = float(tracker_min_confidence)
         self.latest: Latest[Beat] = Latest(Beat(beats_per_bar=beats_per_bar))
@@ -73,6 +77,7 @@ class ShowClock:
         return cls(precedence=c.precedence, beats_per_bar=f.beats_per_bar, glide=c.glide,
                    tap_timeout_s=f.tap_timeout_s, link=link, midi=midi, link_lead=c.link_lead,
                    audio_latency_s=audio_lat, render_latency_s=c.render_latency_ms / 1e3,
+                   trim_s=c.trim_ms / 1e3,
                    compensate=c.compensate, tracker_min_confidence=f.beat_min_confidence)
 
     # -- control threads: queue only ---------------------------------------------------
@@ -142,7 +147,9 @@ class ShowClock:
     # -- render side -------------------------------------------------------------------
     @property
     def eye_delay_s(self) -> float:
-        return self.audio_latency_s + self.render_latency_s if self.compensate else 0.0
+        if not self.compensate:
+            return 0.0
+        return self.audio_latency_s + self.render_latency_s + self.trim_s
 
     def for_eye(self, beat: Beat, *, now_audio_s: Optional[float] = None) -> Beat:
         """``beat`` moved to the moment a frame drawn now (audio time ``now_audio_s``, default
