@@ -250,7 +250,7 @@ class MidiClockInput:
         try:
             self._in = rtmidi.MidiIn(_rtmidi_api(api), client_name, queue_size_limit=4096)
         except Exception as exc:  # noqa: BLE001 - rtmidi raises its own SystemError subclasses
-            raise RuntimeError(f"cannot open the MIDI system ({api}): {exc}. On Linux without the "
+            raise RuntimeError(f"cannot open the MIDI system ({api}): {str(exc).rstrip('.')}. On Linux without the "
                                "ALSA sequencer (/dev/snd/seq), use clock.midi_api = \"jack\"") from exc
         names = self._in.get_ports()
         want = port.strip().lower()
