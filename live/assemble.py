@@ -132,10 +132,13 @@ def fit_banks(gen, banks: dict, telemetry: Telemetry, *, default_for_embedded: b
     """The banks of ``banks`` that fit ``gen``, in order; each one that does not is noted.
     With none, the embedded generator gets the bundled default bank (when it loads)."""
     fitting = {n: b for n, b in banks.items() if bank_fits(gen, b)}
-    for name in banks:
+    for name, b in banks.items():
         if name not in fitting:
-            telemetry.note(f"bank '{name}' does not fit backend '{gen.name}' "
-                           f"({gen.bank_spec().describe()}); skipped")
+            where = f" ({b.path})" if getattr(b, "path", None) else ""
+            telemetry.bank_errors += 1
+            telemetry.note(f"bank '{name}'{where} does not fit backend '{gen.name}': it was built for "
+                           f"{b.describe()}, the generator needs {gen.bank_spec().describe()}; skipped "
+                           f"(build one with 'latent-live bank build --backend {gen.name}')")
     if not fitting and default_for_embedded and gen.name == "embedded":
         bank = load_default_bank(telemetry)
         if bank is not None and bank_fits(gen, bank):

@@ -27,6 +27,12 @@ def open_source(audio: Optional[str] = None, *, config: AudioConfig = AudioConfi
     if path is not None and path.is_file():
         return FileSource(path, sample_rate_hz=config.sample_rate_hz, hop_size=hop_size, realtime=realtime,
                           playback=config.playback, loop=config.loop)
+    if path is not None and path.is_dir():
+        raise AudioFileError(f"{spec}: is a folder, not an audio file (give an audio file or a device "
+                             "from 'latent-live devices')")
+    if path is not None and path.exists():
+        raise AudioFileError(f"{spec}: is not a regular file (give an audio file or a device from "
+                             "'latent-live devices')")
     if path is not None and (path.suffix.lower() in AUDIO_SUFFIXES or "/" in spec):
         raise AudioFileError(f"{spec}: file not found (give an audio file or a device from 'latent-live devices')")
     return SoundDeviceSource(spec or None, sample_rate_hz=config.sample_rate_hz, block_size=config.block_size,

@@ -191,7 +191,10 @@ def run(args) -> int:
         if result.recording_error:
             print(f"latent-live: {result.recording_error}", file=sys.stderr)
         else:
-            print(f"latent-live: recorded {show.record_path}", file=sys.stderr)
+            rec = next((o for o in result.outputs if o.get("name") == "recorder"), None)
+            share = (f" ({rec['sent']} frames written, {rec['dropped']} of {rec['offered']} offered dropped = "
+                     f"{100.0 * rec['dropped'] / rec['offered']:.0f} %)") if rec and rec.get("offered") else ""
+            print(f"latent-live: recorded {show.record_path}{share}", file=sys.stderr)
     if args.json:
         from live.commands.files import write_json
         write_json(args.json, result.as_dict())

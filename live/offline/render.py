@@ -380,7 +380,9 @@ def prepare(audio_path: str | os.PathLike, *, cfg: Config, gen, banks: dict, not
     if w <= 0 or h <= 0 or w % 2 or h % 2:
         raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
     if not audio_path.is_file():
-        raise RenderError(f"audio file not found: {audio_path}")
+        raise RenderError(f"{audio_path}: " + ("is a folder, not an audio file" if audio_path.is_dir() else
+                                               "is not a regular file" if audio_path.exists() else
+                                               "audio file not found"))
     try:
         store = ControlStore.from_config(cfg)
     except ControlError as exc:
@@ -542,7 +544,9 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
     if w <= 0 or h <= 0 or w % 2 or h % 2:
         raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
     if not audio_path.is_file():
-        raise RenderError(f"audio file not found: {audio_path}")
+        raise RenderError(f"{audio_path}: " + ("is a folder, not an audio file" if audio_path.is_dir() else
+                                               "is not a regular file" if audio_path.exists() else
+                                               "audio file not found"))
     check_output(out_path)
     gen = _make_generator(cfg, generator_factory)
     renderer = None
