@@ -418,7 +418,7 @@ class RenderConfig:
     internal_scale: float = setting(0.0, lo=0.0, lo_open=True, hi=1.0, off=0.0, means="auto")
                                      # effect passes at this fraction of the output size; 0 = auto (0.4 on llvmpipe)
     shader_budget_ms: float = setting(0.0, lo=0.1, hi=10000.0, off=0.0,
-                                      means="auto: 1/60 s, or 10 plain copies on a software rasteriser; offline 2 s")
+                                      means="auto: 4/60 s, or 20 plain copies on a software rasteriser; offline 2 s")
                                      # a user's pass slower than this per frame (timed off screen) is refused
     wall: str = setting("", check=_wall_problem, expect="COLSxROWS such as 3x1, or empty")
                                      # video wall: this node draws one tile of a COLSxROWS canvas ("" = no wall)

@@ -137,3 +137,21 @@ def test_rate_limited_log_holds_back_and_reports_the_count(caplog):
     assert lines[:3] == ["line 0", "line 1", "line 2"]
     assert "98 more log lines" in lines[3] and lines[4] == "after" and len(lines) == 5
     assert rl.suppressed == 98
+
+
+def test_the_soak_attack_packets_are_each_counted_and_survived(server):
+    """bench soak --attack's hostile kinds, sent once each: the input counts them and answers."""
+    import random
+
+    from live.bench.show import ATTACK_KINDS, attack_packet
+
+    rng = random.Random(1)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    for kind in ATTACK_KINDS:
+        sock.sendto(attack_packet(rng, kind), ("127.0.0.1", server.port))
+    sock.sendto(_msg("/live/speed", 2.5), ("127.0.0.1", server.port))
+    assert _wait(lambda: server.store.state["speed"] == 2.5, 10.0), server.stats
+    sock.close()
+    s = server.stats
+    assert s.packets == len(ATTACK_KINDS) + 1 and s.errors == 0 and server.alive
+    assert s.bad_elements >= 1000 and s.unknown >= 1 and s.slowest_ms < 1000.0

@@ -17,7 +17,12 @@ GL commands), so a frame time here is what a projector would wait for.
   click to the first frame whose brightness shows its flash.
 - ``soak``: minutes with a looping file and a stream of random valid and invalid OSC packets
   over real UDP: no exception, RSS growth under 5 % (after a warm-up), frame time p99 of the
-  first and last minute.
+  first and last minute. ``--attack`` mixes in the faults of issue 14: address patterns that
+  make a backtracking matcher run for seconds, 65 KB bundles of empty elements, bundles nested
+  too deep, unknown type tags, a user shader hot-reloaded into an endless loop mid-show (and
+  fixed again), and a recording running throughout; it passes only if the OSC input still
+  answers at the end, no datagram held the OSC thread for a second, the endless shader was
+  refused and the recording plays.
 """
 from __future__ import annotations
 
@@ -536,20 +541,69 @@ def osc_packets(rng: random.Random, params) -> bytes:
     return b.build().dgram
 
 
-class OscFlood(threading.Thread):
-    """Sends random OSC packets (:func:`osc_packets`) over UDP at ``rate_hz`` until stopped."""
+ATTACK_KINDS = ("pattern_bomb", "empty_bundle_65k", "deep_bundle", "bad_type_tag", "many_args")
+ATTACK_MARKER = ("gen.feedback", 0.4321)      # left out of the random traffic: set at the end to see the input answers
 
-    def __init__(self, port: int, *, rate_hz: float = 200.0, seed: int = 0, host: str = "127.0.0.1"):
+
+def attack_packet(rng: random.Random, kind: str) -> bytes:
+    """One hostile datagram of ``kind`` (see :data:`ATTACK_KINDS`)."""
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    if kind == "pattern_bomb":             # each '*' doubled a backtracking matcher's time
+        b = OscMessageBuilder(address="/live/" + "*" * rng.randint(12, 40) + rng.choice("!#~"))
+        b.add_arg(1.0)
+        return b.build().dgram
+    if kind == "empty_bundle_65k":         # thousands of empty elements (each one used to log a line)
+        return b"#bundle\0" + b"\0" * 8 + b"\0\0\0\0" * rng.randint(1000, (65000 - 16) // 4)
+    if kind == "deep_bundle":
+        b = OscMessageBuilder(address="/live/speed")
+        b.add_arg(1.0)
+        inner = b.build().dgram
+        for _ in range(rng.randint(5, 40)):
+            inner = b"#bundle\0" + b"\0" * 8 + len(inner).to_bytes(4, "big") + inner
+        return inner
+    if kind == "bad_type_tag":
+        return b"/live/speed\0,ZQ" + bytes(rng.getrandbits(8) for _ in range(2)) + b"\0" * 8
+    b = OscMessageBuilder(address="/live/intensity")      # many_args
+    for _ in range(rng.randint(100, 2000)):
+        b.add_arg(0.5)
+    return b.build().dgram
+
+
+class OscFlood(threading.Thread):
+    """Sends random OSC packets (:func:`osc_packets`) over UDP at ``rate_hz`` until stopped;
+    with ``attack`` about 5 % of them are hostile (:func:`attack_packet`, 65 KB bundles at most
+    one a second), counted by kind in ``attacks``."""
+
+    def __init__(self, port: int, *, rate_hz: float = 200.0, seed: int = 0, host: str = "127.0.0.1",
+                 attack: bool = False):
         super().__init__(name="osc-flood", daemon=True)
         from live.control.params import PARAMS
 
         # a soak must keep drawing: never black out or fade to black for long, never hide the HUD
-        self.params = [p for p in PARAMS if p.name not in ("blackout", "fade", "hud")]
+        skip = ("blackout", "fade", "hud") + ((ATTACK_MARKER[0],) if attack else ())
+        self.params = [p for p in PARAMS if p.name not in skip]
         self.addr = (host, port)
         self.rate_hz = rate_hz
         self.rng = random.Random(seed)
         self.stop_event = threading.Event()
         self.sent = 0
+        self.attack = attack
+        self.attacks = {k: 0 for k in ATTACK_KINDS}
+        self._last_big = 0.0
+
+    def _packet(self) -> bytes:
+        if self.attack and self.rng.random() < 0.05:
+            kind = self.rng.choice(ATTACK_KINDS)
+            if kind == "empty_bundle_65k":
+                now = time.monotonic()
+                if now - self._last_big < 1.0:
+                    kind = "pattern_bomb"
+                else:
+                    self._last_big = now
+            self.attacks[kind] += 1
+            return attack_packet(self.rng, kind)
+        return osc_packets(self.rng, self.params)
 
     def run(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -557,7 +611,7 @@ class OscFlood(threading.Thread):
             period, t = 1.0 / self.rate_hz, time.monotonic()
             while not self.stop_event.is_set():
                 try:
-                    sock.sendto(osc_packets(self.rng, self.params), self.addr)
+                    sock.sendto(self._packet(), self.addr)
                     self.sent += 1
                 except OSError:
                     pass
@@ -579,16 +633,42 @@ def _free_udp_port() -> int:
     return port
 
 
+_ENDLESS_FINISH = """#version 330
+uniform sampler2D u_source;
+uniform float u_time;
+//--- fragment
+in vec2 v_uv; out vec4 f_color;
+void main() {
+    float x = u_time + 1.0;
+    while (true) { x += 1.0; if (x < 0.0) break; }
+    f_color = vec4(texture(u_source, v_uv).rgb, x);
+}
+"""
+
+
 def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280, height: int = 720,
-               osc_rate_hz: float = 200.0, trace_memory: bool = False, sets: Sequence[str] = ()) -> dict:
-    """Run the show for ``minutes`` under an OSC flood; return the figures and a verdict."""
+               osc_rate_hz: float = 200.0, trace_memory: bool = False, sets: Sequence[str] = (),
+               attack: bool = False) -> dict:
+    """Run the show for ``minutes`` under an OSC flood; return the figures and a verdict.
+    ``attack``: hostile packets, an endless shader reload and a recording as well (module doc)."""
+    import shutil
+    import tempfile
+
     from live.app import Show
+    from live.render.shaderlib import bundled_dir
 
     seconds = minutes * 60.0
     warmup_s = min(60.0, seconds * 0.2)
     window_s = min(60.0, (seconds - warmup_s) / 2)
     port = _free_udp_port()
-    cfg = _config(width, height, sets, osc_port=port)
+    work = Path(tempfile.mkdtemp(prefix="latent-live-soak-")) if attack else None
+    extra: list[str] = []
+    if work is not None:
+        (work / "shaders").mkdir()
+        good_finish = (bundled_dir() / "finish.glsl").read_text()
+        (work / "shaders" / "finish.glsl").write_text(good_finish)
+        extra = [f'render.shader_dirs=["{work / "shaders"}"]']
+    cfg = _config(width, height, sets, osc_port=port, extra=extra)
     src = _file_source(audio_path or str(DEFAULT_TRACK), cfg)
     errors: list[str] = []
     old_hook = threading.excepthook
@@ -599,10 +679,40 @@ def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280
 
     threading.excepthook = hook
     mem: dict = {}
-    flood = OscFlood(port, rate_hz=osc_rate_hz)
+    flood = OscFlood(port, rate_hz=osc_rate_hz, attack=attack)
+    att: dict = {"refused": 0, "marker_sent": None, "marker_seen": False, "stage": 0}
+
+    def attack_step(show, elapsed):
+        # the endless shader goes in at 40 % of the run and is fixed at 60 % (between the windows)
+        if att["stage"] == 0 and elapsed >= 0.4 * seconds:
+            (work / "shaders" / "finish.glsl").write_text(_ENDLESS_FINISH)
+            att["stage"] = 1
+        elif att["stage"] == 1 and elapsed >= 0.6 * seconds:
+            (work / "shaders" / "finish.glsl").write_text(good_finish)
+            att["stage"] = 2
+        for _, m in list(show.telemetry.messages):
+            if "shader refused" in m and m not in att.setdefault("seen", set()):
+                att["seen"].add(m)
+                att["refused"] += 1
+        name, value = ATTACK_MARKER
+        if att["marker_sent"] is None and elapsed >= seconds - 3.0:
+            from pythonosc.osc_message_builder import OscMessageBuilder
+
+            b = OscMessageBuilder(address=next(p.address for p in flood.params_all if p.name == name))
+            b.add_arg(value, "f")
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.sendto(b.build().dgram, ("127.0.0.1", port))
+            sock.close()
+            att["marker_sent"] = elapsed
+        elif att["marker_sent"] is not None and not att["marker_seen"]:
+            if abs(float(show.store.state.values.get(name, -1.0)) - value) < 1e-6:
+                att["marker_seen"] = True
+                att["marker_latency_s"] = round(elapsed - att["marker_sent"], 3)
 
     def on_frame(show, now, done):
         elapsed = done - mem.setdefault("t0", done)
+        if attack:
+            attack_step(show, elapsed)
         if "warm" not in mem and elapsed >= warmup_s:
             mem["warm"] = (elapsed, _rss_bytes())
             if trace_memory:
@@ -613,8 +723,12 @@ def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280
             mem["last_sample"] = done
             mem.setdefault("rss", []).append((round(elapsed, 1), _rss_bytes()))
 
+    from live.control.params import PARAMS
+
+    flood.params_all = PARAMS
     flog = FrameLog(int(seconds * cfg.render.fps * 1.3) + 300, then=on_frame)
-    show = Show(cfg, source=src, duration_s=seconds, on_frame=flog)
+    record = str(work / "soak.mp4") if work is not None else ""
+    show = Show(cfg, source=src, duration_s=seconds, on_frame=flog, record=record)
     if trace_memory:
         import tracemalloc
 
@@ -629,7 +743,8 @@ def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280
         res = show.result(0.0)
     finally:
         flood.stop_event.set()
-        flood.join(timeout=2.0)
+        if flood.is_alive():
+            flood.join(timeout=2.0)
         threading.excepthook = old_hook
     rss_end = _rss_bytes()
     growth_top: list[str] = []
@@ -666,6 +781,26 @@ def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280
         "ok_no_exception": not errors, "ok_memory": growth < 5.0, "ok_frame_p99": bool(p99_ok),
     }
     result["passed"] = result["ok_no_exception"] and result["ok_memory"] and result["ok_frame_p99"]
+    if attack:
+        rec_frames, rec_error = 0, res.recording_error
+        try:
+            import av
+
+            with av.open(record) as c:
+                rec_frames = sum(1 for _ in c.decode(video=0))
+        except Exception as exc:  # noqa: BLE001 - reported as the verdict
+            rec_error = rec_error or f"{type(exc).__name__}: {exc}"
+        result["attack"] = {
+            "packets": dict(flood.attacks), "shader_refused": att["refused"],
+            "osc_alive_at_end": att["marker_seen"], "osc_marker_latency_s": att.get("marker_latency_s"),
+            "osc_slowest_ms": round(float(res.osc.get("slowest_ms", 0.0)), 1),
+            "bad_elements": res.osc.get("bad_elements", 0), "recording_frames": rec_frames,
+            "recording_error": rec_error,
+        }
+        result["ok_attack"] = bool(att["marker_seen"] and att["refused"] >= 1 and rec_frames > 0 and not rec_error
+                                   and result["attack"]["osc_slowest_ms"] < 1000.0)
+        result["passed"] = result["passed"] and result["ok_attack"]
+        shutil.rmtree(work, ignore_errors=True)
     return result
 
 
@@ -683,6 +818,15 @@ def _print_soak(r: dict) -> None:
           f"{r['audio_overflows']}, fallbacks {r['fallbacks']}; load {r['load_before']} -> {r['load_after']}")
     for line in r["tracemalloc_top"]:
         print(f"  grew: {line}")
+    a = r.get("attack")
+    if a:
+        print(f"  attack              {', '.join(f'{k} {v}' for k, v in a['packets'].items())}; "
+              f"{a['bad_elements']} malformed bundle elements counted; slowest datagram {a['osc_slowest_ms']} ms; "
+              f"OSC answers at the end: {'yes' if a['osc_alive_at_end'] else 'NO'}"
+              + (f" ({a['osc_marker_latency_s']} s)" if a['osc_marker_latency_s'] is not None else ""))
+        print(f"  attack              endless shader refused {a['shader_refused']} time(s); recording "
+              f"{a['recording_frames']} frames playable" + (f", ERROR {a['recording_error']}" if a["recording_error"] else "")
+              + f" ({'ok' if r['ok_attack'] else 'FAILED'})")
     print("  PASSED" if r["passed"] else "  FAILED")
 
 
@@ -693,7 +837,7 @@ def run_soak(args) -> int:
     if not 0 < args.osc_rate <= 5000:
         raise _user_error("--osc-rate must be in 0..5000 packets/s")
     r = bench_soak(minutes=args.minutes, audio_path=args.audio, width=w, height=h, osc_rate_hz=args.osc_rate,
-                   trace_memory=args.tracemalloc, sets=args.set)
+                   trace_memory=args.tracemalloc, sets=args.set, attack=args.attack)
     print(json.dumps(r, indent=2)) if args.json else _print_soak(r)
     return 0 if r["passed"] else 1
 
@@ -735,6 +879,9 @@ def register_bench(sub) -> None:
     p.add_argument("--size", default="1280x720", help="WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--osc-rate", type=float, default=200.0, help="OSC packets per second (default 200)")
     p.add_argument("--tracemalloc", action="store_true", help="trace Python allocations and print what grew")
+    p.add_argument("--attack", action="store_true",
+                   help="mix in hostile OSC (pattern bombs, 65 KB empty bundles, deep bundles, bad tags), an "
+                        "endless shader reloaded mid-show and a recording; pass only if all are survived")
     p.add_argument("--set", **common)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run_soak)

@@ -10,10 +10,12 @@ keeps its last good program.
 
 The budget: a pass may take at most ``budget_ms`` per frame (median of ``frames`` frames after
 one warm-up frame, each waited for with glFinish). ``budget_ms=0`` is automatic: the larger of
-the show's frame period and ``REFERENCE_FACTOR`` times a plain texture copy at the same size,
-measured in the same probe, so a software rasteriser on a loaded machine (where even a copy
-costs ~20 ms at 720p) is judged against what that machine can do, and a GPU against the
-frame period. ``probe(...)`` blocks the *calling* thread: call it from a worker (``Prober``
+``PERIOD_FACTOR`` frame periods (1/60 s: a pass alone holding the show under 15 fps) and
+``REFERENCE_FACTOR`` times a plain texture copy at the same size, measured in the same probe,
+so a software rasteriser on a loaded machine (where even a copy costs ~20 ms at 720p) is
+judged against what that machine can do, and a GPU against the frame period. The automatic
+budget catches passes that would freeze or cripple the show (seconds per frame, endless
+loops), not ones that cost a few frames per second; a fixed ``budget_ms`` can be stricter. ``probe(...)`` blocks the *calling* thread: call it from a worker (``Prober``
 does), never from the GL thread.
 
 Standard library only in the parent; the child imports moderngl.
@@ -35,7 +37,8 @@ from typing import Any, Mapping, Sequence
 
 log = logging.getLogger("live.render")
 
-REFERENCE_FACTOR = 10.0     # auto budget: this many plain copies of the same size (software GL)
+REFERENCE_FACTOR = 20.0     # auto budget: this many plain copies of the same size (software GL)
+PERIOD_FACTOR = 4.0         # ... or this many frame periods, whichever is larger
 DEFAULT_DEADLINE_S = 3.0    # a probe frame that has not returned after this long is killed (the first
                             # frame includes the driver's shader JIT: ~0.5 s on a loaded llvmpipe)
 START_TIMEOUT_S = 60.0      # python + moderngl + EGL context in the child (slow on a loaded machine)
@@ -288,7 +291,7 @@ def _child_main() -> int:
             _time_frames(ctx, copy_vao, target, 1)
             references[size] = float(np.median(_time_frames(ctx, copy_vao, target, 3)))
         ref = references[size]
-        budget = budget_req if budget_req > 0 else max(period, REFERENCE_FACTOR * ref)
+        budget = budget_req if budget_req > 0 else max(PERIOD_FACTOR * period, REFERENCE_FACTOR * ref)
         for uname in prog:
             member = prog[uname]
             if type(member).__name__ != "Uniform":
