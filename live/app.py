@@ -713,6 +713,9 @@ class Show:
                         self.stop_event.set()
                     elif ev == "fullscreen":
                         r.toggle_fullscreen()
+                    elif ev == "learn":
+                        from live.control.midi import learn_key
+                        self.telemetry.note(learn_key(self.midi, self.store))
                     else:
                         self.store.apply_key(ev)
                 if r.should_close:

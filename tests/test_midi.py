@@ -234,3 +234,19 @@ def test_midi_list_command_shows_the_ports(jack_server, capsys):
     assert "listedbox:listedbox" in out and "MIDI inputs" in out
     with pytest.raises(SystemExit):
         main(["midi", "list", "--api", "coreaudio"])
+
+
+def test_window_key_learns_the_control_moved_last():
+    from live.control.midi import learn_key
+    store = ControlStore()
+    assert "no MIDI controller" in learn_key(None, store)
+    with MidiController(store, MidiSettings()) as ctl:
+        assert "move a control first" in learn_key(ctl, store) and ctl.armed is None
+        store.set("fx.kaleido", 0.3)                 # moved on the page / by OSC
+        assert "fx.kaleido" in learn_key(ctl, store) and ctl.armed == "fx.kaleido"
+        assert "cancelled" in learn_key(ctl, store) and ctl.armed is None
+        learn_key(ctl, store)
+        ctl.feed(mido.Message("control_change", channel=3, control=16, value=127))
+        assert wait_until(lambda: ctl.last_learn is not None)
+        assert [m.to_dict() for m in ctl.mappings] == [{"control": "fx.kaleido", "type": "cc", "number": 16,
+                                                        "channel": 4}]

@@ -14,7 +14,7 @@ def register(sub) -> None:
             "Run the show. Sound comes from an input device (default: the system's default input) "
             "or, for rehearsal, a file that plays through the speakers. With no display it renders "
             "headless (use --record to keep the picture). Keys in the window: f fullscreen, h HUD, "
-            "space tap tempo, 1-9 bank, esc quit."
+            "space tap tempo, 1-9 bank, m MIDI learn for the control moved last, esc quit."
         ),
     )
     p.add_argument("--audio", default="", metavar="DEVICE|FILE",

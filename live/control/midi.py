@@ -838,6 +838,25 @@ class MidiController:
                 self._send(mido.Message("note_on", channel=ch - 1, note=m.number, velocity=on))
 
 
+def learn_key(midi: Optional[MidiController], store: ControlStore) -> str:
+    """The window's learn key (``m``): arm learn for the control moved last (on the page, by OSC,
+    a preset key...), or disarm when armed. Returns the line the HUD shows."""
+    if midi is None:
+        return "MIDI learn: no MIDI controller ([midi] input or --midi)"
+    if midi.armed is not None:
+        name = midi.armed
+        midi.learn(None)
+        return f"MIDI learn of {name} cancelled"
+    name = store.state.last
+    if not name or name in ("preset",):
+        return "MIDI learn: move a control first (page, OSC), then press m and move a fader or press a pad"
+    try:
+        midi.learn(name)
+    except ControlError as exc:
+        return f"MIDI learn: {exc}"
+    return f"MIDI learn: {name} - move a fader or press a pad (m again cancels)"
+
+
 def _device_part(port_name: str) -> str:
     """The device part of a port name ("APC40 mkII:APC40 mkII MIDI 1 20:0" -> "APC40 mkII"),
     used to find the output of the same device."""
@@ -845,4 +864,4 @@ def _device_part(port_name: str) -> str:
 
 
 __all__ = ["MidiMapping", "MidiMap", "MidiSettings", "MidiController", "MidiError", "parse_mapping",
-           "parse_settings", "settings_from_config", "mappings_toml", "list_ports", "find_port", "LearnResult"]
+           "parse_settings", "settings_from_config", "learn_key", "mappings_toml", "list_ports", "find_port", "LearnResult"]

@@ -55,6 +55,7 @@ class ControlState:
     tap_bpm: float = 0.0
     preset: str = ""
     version: int = 0
+    last: str = ""                 # the control set or fired most recently (MIDI learn by key)
 
     def __getitem__(self, name: str) -> Any:
         return self.values[name]
@@ -216,6 +217,7 @@ class ControlStore:
             tap_times=changes.get("tap_times", old.tap_times),
             tap_bpm=changes.get("tap_bpm", old.tap_bpm),
             preset=changes.get("preset", old.preset),
+            last=changes.get("last", bumped[-1] if len(bumped) == 1 else old.last),
             version=old.version + 1,
         )
         self.latest.publish(new)

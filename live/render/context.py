@@ -116,7 +116,8 @@ class GLContext:
         if action != glfw.PRESS:
             return
         if GLContext._KEYS is None:
-            keys = {glfw.KEY_F: "fullscreen", glfw.KEY_H: "hud", glfw.KEY_SPACE: "tap", glfw.KEY_ESCAPE: "quit"}
+            keys = {glfw.KEY_F: "fullscreen", glfw.KEY_H: "hud", glfw.KEY_SPACE: "tap", glfw.KEY_ESCAPE: "quit",
+                    glfw.KEY_M: "learn"}
             for n in range(1, 10):
                 keys[getattr(glfw, f"KEY_{n}")] = f"bank:{n}"
             # looks: arrows step through the library, F1..F12 pick looks 0..11 (on the bar line)
