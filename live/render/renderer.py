@@ -3,7 +3,8 @@
 Runs on the main thread. ``set_frame`` hands it the newest generator picture (uploaded only
 when ``Frame.index`` changes; the previous one stays for the cross-fade), ``draw`` renders
 the whole chain. Its parts live in rooms of their own: the GL context, window and keys
-(:mod:`live.render.context`), the uniforms as a pure function of features, controls and time
+(:mod:`live.render.context`), the generator's picture and its cross-fade
+(:mod:`live.render.picture`), the uniforms as a pure function of features, controls and time
 (:mod:`live.render.uniforms`), the capture that hands every drawn frame to the frame sinks
 (:mod:`live.render.capture`) and the HUD (:mod:`live.render.hud`, fed a :class:`RenderStats`
 value). Nothing here waits for the generator, the audio or a sink.
@@ -21,8 +22,9 @@ from live.errors import RenderError
 from live.render.capture import Capture
 from live.render.context import GLContext, has_display  # noqa: F401 - has_display re-exported
 from live.render.hud import RenderStats
+from live.render.picture import GenPicture
 from live.render.shaderlib import ShaderError, search_dirs
-from live.render.uniforms import CONTROL_DEFAULTS, UniformState, control_uniform, gen_mix, uniform_values  # noqa: F401
+from live.render.uniforms import CONTROL_DEFAULTS, UniformState, control_uniform, uniform_values  # noqa: F401 - re-exported
 from live.types import SILENT_FRAME, FeatureFrame, Frame
 
 log = logging.getLogger("live.render")
@@ -84,14 +86,7 @@ class Renderer:
             self.context.close()
             self.ctx = None
             raise RenderError(str(exc)) from None
-        # generator textures (1x1 black until the first frame)
-        self._gen_tex = [self._new_gen_texture((1, 1), "f1"), self._new_gen_texture((1, 1), "f1")]
-        self._gen_size = (1, 1)
-        self._gen_dtype = "f1"
-        self._gen_index: int | None = None
-        self._gen_arrival = -1.0
-        self._gen_interval = 1.0 / 15.0
-        self._gen_times: deque = deque(maxlen=32)
+        self.picture = GenPicture(self.ctx)     # the generator's frames, for the cross-fade
         # per-frame state
         self._values: dict = {}
         self._uniforms = UniformState()
@@ -109,14 +104,6 @@ class Renderer:
 
             self._edge_blend = EdgeBlend(self.ctx, self.tile)
         self.looks = None       # a LookStage when the assembly put one where the chain was
-
-    def _new_gen_texture(self, size, dtype):
-        tex = self.ctx.texture(size, 3, dtype=dtype, alignment=1)
-        tex.filter = (self.ctx.LINEAR, self.ctx.LINEAR)
-        tex.repeat_x = tex.repeat_y = False
-        if size == (1, 1):
-            tex.write(bytes(3 if dtype == "f1" else 6))
-        return tex
 
     # -- window (see live.render.context) -------------------------------------------------
     @property
@@ -156,51 +143,20 @@ class Renderer:
 
     # -- pictures -------------------------------------------------------------------------
     def set_frame(self, frame: Frame, *, now_s: float) -> None:
-        """Take the newest generator frame. Uploads only when ``frame.index`` changed.
+        """Take the newest generator frame (see :class:`live.render.picture.GenPicture`).
 
         ``now_s`` is on the same clock as ``draw(time_s=...)``: the cross-fade from the
         previous picture to this one runs over the measured interval between generator frames.
         ``frame.pixels``: (H, W, 3) uint8, or float16 in 0..1.
         """
-        if frame is None or frame.index == self._gen_index:
-            return
-        pixels = frame.pixels
-        if pixels.ndim != 3 or pixels.shape[2] != 3:
-            self._set_error(f"generator frame has shape {pixels.shape}; expected (H, W, 3)")
-            return
-        dtype = "f2" if pixels.dtype == np.float16 else "f1"
-        if pixels.dtype not in (np.uint8, np.float16):
-            pixels = np.clip(pixels, 0.0, 1.0).astype(np.float16)
-            dtype = "f2"
-        size = (int(pixels.shape[1]), int(pixels.shape[0]))
-        first = self._gen_index is None
-        if size != self._gen_size or dtype != self._gen_dtype:
-            for t in self._gen_tex:
-                t.release()
-            self._gen_tex = [self._new_gen_texture(size, dtype), self._new_gen_texture(size, dtype)]
-            self._gen_size, self._gen_dtype = size, dtype
-            first = True
-        data = pixels if pixels.flags.c_contiguous else np.ascontiguousarray(pixels)
-        if first:
-            self._gen_tex[0].write(data)
-            self._gen_tex[1].write(data)
-        else:
-            self._gen_tex.reverse()            # current becomes previous
-            self._gen_tex[1].write(data)
-        if self._gen_arrival >= 0:
-            interval = now_s - self._gen_arrival
-            if 0.0 < interval < 5.0:
-                self._gen_interval = 0.7 * self._gen_interval + 0.3 * min(max(interval, 1.0 / 240.0), 2.0)
-                self._gen_times.append(interval)
-        self._gen_arrival = now_s
-        self._gen_index = frame.index
+        problem = self.picture.set(frame, now_s=now_s)
+        if problem:
+            self._set_error(problem)
 
     @property
     def gen_fps(self) -> float:
         """Generator frames per second as seen by the renderer (from frame arrivals)."""
-        if not self._gen_times:
-            return 0.0
-        return 1.0 / max(float(np.median(self._gen_times)), 1e-6)
+        return self.picture.fps
 
     def check_reload(self) -> list[str]:
         """Recompile shaders whose files changed (throttled to 4 checks/s). Returns messages."""
@@ -237,10 +193,10 @@ class Renderer:
             if ctx.minimised:
                 return
         feats = features or SILENT_FRAME
-        mix = gen_mix(time_s, self._gen_arrival, self._gen_interval, have_frame=self._gen_index is not None)
-        self._uniforms, _ = uniform_values(self._uniforms, feats, controls or {}, time_s=time_s, gen_mix=mix,
-                                           gen_size=self._gen_size, out=self._values)
-        self.chain.draw(self._values, self._gen_tex[0], self._gen_tex[1])
+        pic = self.picture
+        self._uniforms, _ = uniform_values(self._uniforms, feats, controls or {}, time_s=time_s,
+                                           gen_mix=pic.mix(time_s), gen_size=pic.size, out=self._values)
+        self.chain.draw(self._values, pic.textures[0], pic.textures[1])
         out = self.chain.output_fbo
         if self._edge_blend is not None:
             self._edge_blend.apply(out)
@@ -347,8 +303,7 @@ class Renderer:
         self.chain.release()
         if self._edge_blend is not None:
             self._edge_blend.release()
-        for t in self._gen_tex:
-            t.release()
+        self.picture.release()
         self.context.close()
         self.ctx = None
 
