@@ -441,16 +441,17 @@ class FollowWorker:
         return self.state.stats
 
     def status(self) -> str:
-        with self._lock:
-            s = self.state.status(self.clock())
+        """One line for the HUD and the log (lock-free: the GL thread calls it)."""
+        s = self.state.status(self.clock())
+        if self.beat is not None and s.endswith("beat from its last tempo"):
+            s = s.replace("its last tempo", "this node's clock (Link / MIDI clock when live)")
         return s + ("; showing this node's own input" if self.using_fallback else "")
 
     def mode(self) -> str:
-        """"waiting", "following", "lost" or "own input"."""
+        """"waiting", "following", "lost" or "own input" (lock-free)."""
         if self.using_fallback:
             return "own input"
-        with self._lock:
-            return self.state.mode(self.clock())
+        return self.state.mode(self.clock())
 
     def start(self) -> None:
         for t in self._threads:
