@@ -581,7 +581,10 @@ class OscFlood(threading.Thread):
         from live.control.params import PARAMS
 
         # a soak must keep drawing: never black out or fade to black for long, never hide the HUD
-        skip = ("blackout", "fade", "hud") + ((ATTACK_MARKER[0],) if attack else ())
+        skip = ("blackout", "fade", "hud")
+        if attack:     # the marker, and the look kept still: the endless reload targets its pass
+            skip += (ATTACK_MARKER[0], "look.select", "look.name", "look.next", "look.prev", "look.auto_bars",
+                     "preset")
         self.params = [p for p in PARAMS if p.name not in skip]
         self.addr = (host, port)
         self.rate_hz = rate_hz
