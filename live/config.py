@@ -356,6 +356,13 @@ class FeaturesConfig:
     tap_timeout_s: float = setting(0.0, lo=0.0, hi=3600.0)  # 0 = a tap tempo holds until released
     tempo_window_s: float = setting(6.0, lo=2.0, hi=30.0)   # onset-envelope history the tempo tracker looks at
     beat_min_confidence: float = setting(0.1, lo=0.0, hi=1.0)  # below this tracker confidence no beats are emitted
+    tracker: str = setting("dsp", choices=("dsp", "neural"))
+                                     # dsp: onset-envelope comb + flywheel; neural: learned beat/downbeat
+                                     # activation (live/features/neural.py) + a tracking stage (beat_stage)
+    beat_model: str = ""             # neural tracker's model folder ("" = the bundled beat_tcn)
+    beat_stage: str = setting("filter", choices=("filter", "flywheel"))
+                                     # neural tracker's tracking stage: filter (bar-pointer forward filter)
+                                     # | flywheel (the DSP tracker's comb + flywheel fed with the activation)
 
 
 @dataclass(frozen=True)

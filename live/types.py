@@ -64,6 +64,7 @@ class FeatureFrame:
     beat_phase: float = 0.0        # 0..1 position within the current beat
     bar_phase: float = 0.0         # 0..1 position within the current bar
     beats_per_bar: int = 4
+    beat_in_bar: int = 0           # position of the latest beat in its bar, 1 = downbeat, 0 = none yet
     chroma: np.ndarray = field(default_factory=lambda: _ZERO_CHROMA)  # (12,) float32, max-normalised, bin 0 = C
     centroid_hz: float = 0.0       # spectral centroid, Hz
 

@@ -27,17 +27,18 @@ def write_click_wav(path, *, bpm=120.0, seconds=10.0):
         w.writeframes(pcm.tobytes())
 
 
-def test_beats_prints_beat_and_report_time_only(tmp_path, capsys):
+def test_beats_prints_beat_report_time_and_position_in_bar(tmp_path, capsys):
     wav = tmp_path / "clicks.wav"
     write_click_wav(wav)
     assert main(["analyze", str(wav), "--beats"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) >= 12
-    pat = re.compile(r"^\d+\.\d{3,} \d+\.\d{3,}$")
+    pat = re.compile(r"^\d+\.\d{3,} \d+\.\d{3,} [1-9]$")
     pairs = []
     for line in lines:
         assert pat.match(line), line
-        b, r = map(float, line.split())
+        b, r, k = line.split()
+        b, r = float(b), float(r)
         assert 0.0 <= r - b <= 512 / SR + 1e-3
         pairs.append(b)
     late = np.array([b for b in pairs if b > 4.0])

@@ -8,9 +8,19 @@ the set is generated once and cached under .cache/beat_eval/<key> (key = generat
 
 Trackers:
   aubio  plain ``aubio.tempo("default", 1024, 512, sr)`` fed hop by hop; a beat is
-         ``get_last_s()`` at each hop where it fires; report time = end of that hop.
-  ours   ``live.features.analyze_file(path).beats`` = [(beat_time_s, report_time_s)] (the causal analyzer).
+         ``get_last_s()`` at each hop where it fires; report time = end of that hop (no downbeats).
+  dsp    ``live.features.analyze_file(path)`` with ``features.tracker = "dsp"`` (the causal analyzer);
+         ``ours`` is the same (its old name).
+  neural the same analyzer with ``features.tracker = "neural"`` (learned activation + forward filter).
   cli    ``latent-live analyze FILE --beats`` through a subprocess (checks the exact CLI interface).
+
+Downbeats: a beat whose position in the bar is 1 (the analyzer's ``beat_in_bar``) is an estimated
+downbeat; the reference downbeats are the beats at position 1 in NAME.beats.txt. Scored with the
+same F-measure (+-70 ms, first 5 s not scored): column dF.
+
+Sets: the default set (seed 0, FluidR3 GM) was used while tuning the DSP tracker. ``--heldout`` is
+the never-tuned-on set: seed 2 and the MuseScore General soundfont (Debian
+musescore-general-soundfont-small), which the neural tracker's training data never uses.
 
 Metrics (mir_eval.beat, defaults): F-measure (+-70 ms window), CMLt, AMLt. Both reference and
 estimate are trimmed of the first 5 s (mir_eval.beat.trim_beats), so start-up is not scored.
@@ -46,6 +56,8 @@ TRIM_S = 5.0
 F_WINDOW_S = 0.07
 HOP = 512
 WIN = 1024
+HELDOUT_SEED = 2
+HELDOUT_SOUNDFONT = "/usr/share/sounds/sf3/MuseScore_General_Lite.sf3"
 
 
 # ----------------------------------------------------------------------------- trackers
@@ -81,10 +93,21 @@ def ours_available() -> tuple[bool, str]:
         return False, _OURS_ERR
 
 
-def track_ours(path: Path) -> list[tuple[float, float]]:
+def _track_analyzer(path: Path, tracker: str) -> list[tuple[float, float, int]]:
+    import dataclasses
+
+    from live.config import FeaturesConfig
     from live.features import analyze_file
-    res = analyze_file(str(path))
-    return [(float(b), float(r)) for b, r in res.beats]
+    res = analyze_file(str(path), config=dataclasses.replace(FeaturesConfig(), tracker=tracker))
+    return [(float(b), float(r), int(k)) for (b, r), k in zip(res.beats, res.beats_in_bar)]
+
+
+def track_ours(path: Path) -> list[tuple[float, float, int]]:
+    return _track_analyzer(path, "dsp")
+
+
+def track_neural(path: Path) -> list[tuple[float, float, int]]:
+    return _track_analyzer(path, "neural")
 
 
 def track_cli(path: Path) -> list[tuple[float, float]]:
@@ -97,15 +120,15 @@ def track_cli(path: Path) -> list[tuple[float, float]]:
     out = []
     for line in p.stdout.splitlines():
         parts = line.split()
-        if len(parts) >= 2:
+        if len(parts) >= 3:
             try:
-                out.append((float(parts[0]), float(parts[1])))
+                out.append((float(parts[0]), float(parts[1]), int(parts[2])))
             except ValueError:
                 continue
     return out
 
 
-TRACKERS = {"aubio": track_aubio, "ours": track_ours, "cli": track_cli}
+TRACKERS = {"aubio": track_aubio, "ours": track_ours, "dsp": track_ours, "neural": track_neural, "cli": track_cli}
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -144,16 +167,27 @@ def diagnose(ref: np.ndarray, est: np.ndarray, f: float) -> str:
     return f"phase {ph:.2f}"
 
 
-def score(ref_beats, est_pairs, *, trim_s: float = TRIM_S) -> dict:
+def score(ref_beats, est_pairs, *, trim_s: float = TRIM_S, ref_downbeats=None) -> dict:
     """Score estimates against a reference.
 
-    ref_beats: (n,) reference beat times (s). est_pairs: list of (beat_time_s, report_time_s)
-    or an (m,) array of beat times (latency then NaN). Returns F, CMLt, AMLt, offset/latency ms, ...
+    ref_beats: (n,) reference beat times (s). est_pairs: list of (beat_time_s, report_time_s) or
+    (beat_time_s, report_time_s, beat_in_bar), or an (m,) array of beat times (latency then NaN).
+    ref_downbeats: reference downbeat times; with positions in est_pairs, ``down_f`` is the F-measure
+    of the estimated downbeats (position 1), else NaN. Returns F, CMLt, AMLt, offset/latency ms, ...
     """
     import warnings
     with warnings.catch_warnings():     # mir_eval warns on empty beat lists; the table says "none"
         warnings.simplefilter("ignore", UserWarning)
-        return _score(ref_beats, est_pairs, trim_s=trim_s)
+        r = _score(ref_beats, [tuple(p)[:2] for p in est_pairs] if len(est_pairs) and np.ndim(est_pairs[0]) else est_pairs,
+                   trim_s=trim_s)
+        r["down_f"] = float("nan")
+        if ref_downbeats is not None and len(est_pairs) and np.ndim(est_pairs[0]) and len(est_pairs[0]) >= 3:
+            import mir_eval
+            est_d = np.unique(np.array([p[0] for p in est_pairs if int(p[2]) == 1], dtype=float))
+            ref_d = mir_eval.beat.trim_beats(np.sort(np.asarray(ref_downbeats, dtype=float)), min_beat_time=trim_s)
+            est_d = mir_eval.beat.trim_beats(est_d, min_beat_time=trim_s)
+            r["down_f"] = float(mir_eval.beat.f_measure(ref_d, est_d, f_measure_threshold=F_WINDOW_S))
+        return r
 
 
 def lock_time_s(ref: np.ndarray, est: np.ndarray, *, run: int = 4) -> float:
@@ -204,14 +238,14 @@ def _score(ref_beats, est_pairs, *, trim_s: float) -> dict:
 
 
 # ----------------------------------------------------------------------------- set handling
-def cache_key(*, n: int, seed: int, seconds: float, only, room: bool = False) -> str:
+def cache_key(*, n: int, seed: int, seconds: float, only, room: bool = False, soundfont: str | None = None) -> str:
     blob = json.dumps(dict(v=mk.GENERATOR_VERSION, n=n, seed=seed, seconds=seconds, only=only or [], room=room,
-                           sf=mk.find_soundfont()), sort_keys=True)
+                           sf=soundfont or mk.find_soundfont()), sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
 def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only=None, room: bool = False,
-               log=print) -> Path:
+               soundfont: str | None = None, log=print) -> Path:
     if directory:
         d = Path(directory)
         if (d / "manifest.json").exists():
@@ -220,17 +254,22 @@ def ensure_set(directory: str | None, *, n: int, seed: int, seconds: float, only
             raise ValueError(f"{d} has no manifest.json: not a beat evaluation set (make one with "
                              f"tools/make_beat_eval_set.py --out DIR)")
     else:
-        d = CACHE_DIR / cache_key(n=n, seed=seed, seconds=seconds, only=only, room=room)
+        d = CACHE_DIR / cache_key(n=n, seed=seed, seconds=seconds, only=only, room=room, soundfont=soundfont)
         if (d / "manifest.json").exists():
             return d
     log(f"generating evaluation set in {d} ...")
-    mk.make_set(d, n=n, seed=seed, seconds=seconds, only=only, room=room, log=log)
+    mk.make_set(d, n=n, seed=seed, seconds=seconds, only=only, room=room, soundfont=soundfont, log=log)
     return d
 
 
 def load_reference(path: Path) -> np.ndarray:
     rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
     return np.array([float(r[0]) for r in rows], dtype=float)
+
+
+def load_reference_downbeats(path: Path) -> np.ndarray:
+    rows = [ln.split() for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("#")]
+    return np.array([float(r[0]) for r in rows if len(r) >= 2 and int(float(r[1])) == 1], dtype=float)
 
 
 # ----------------------------------------------------------------------------- table
@@ -240,7 +279,7 @@ def fmt(v, spec):
 
 def print_table(results: dict, trackers: list[str], pieces: list[dict], out=sys.stdout) -> None:
     hdr = f"{'piece':18s} {'bpm':>7s} {'meter':5s} {'tracker':7s} {'F':>5s} {'CMLt':>5s} {'AMLt':>5s} " \
-          f"{'off ms':>7s} {'lat ms':>7s} {'latmax':>6s} {'lock s':>6s} {'estBPM':>6s}  diag"
+          f"{'off ms':>7s} {'lat ms':>7s} {'latmax':>6s} {'lock s':>6s} {'estBPM':>6s} {'dF':>5s}  diag"
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for p in pieces:
@@ -253,14 +292,16 @@ def print_table(results: dict, trackers: list[str], pieces: list[dict], out=sys.
                 continue
             print(f"{lead} {tr:7s} {r['f']:5.3f} {r['cmlt']:5.3f} {r['amlt']:5.3f} "
                   f"{fmt(r['offset_mean_ms'], '7.1f')} {fmt(r['latency_mean_ms'], '7.1f')} "
-                  f"{fmt(r['latency_max_ms'], '6.1f')} {fmt(r['lock_s'], '6.1f')} {fmt(r['est_bpm'], '6.1f')}  {r['diag']}", file=out)
+                  f"{fmt(r['latency_max_ms'], '6.1f')} {fmt(r['lock_s'], '6.1f')} {fmt(r['est_bpm'], '6.1f')} "
+                  f"{fmt(r.get('down_f'), '5.3f')}  {r['diag']}", file=out)
     print("-" * len(hdr), file=out)
     for tr in trackers:
         s = summarize(results[tr])
         if s:
             print(f"{'MEAN (' + str(s['n']) + ' pieces)':32s} {tr:7s} {s['f']:5.3f} {s['cmlt']:5.3f} "
                   f"{s['amlt']:5.3f} {fmt(s['offset_mean_ms'], '7.1f')} {fmt(s['latency_mean_ms'], '7.1f')} "
-                  f"{fmt(s['latency_max_ms'], '6.1f')} {fmt(s['lock_s'], '6.1f')}  rt x{s['realtime_factor']:.0f}", file=out)
+                  f"{fmt(s['latency_max_ms'], '6.1f')} {fmt(s['lock_s'], '6.1f')} {'':6s} {fmt(s['down_f'], '5.3f')}"
+                  f"  rt x{s['realtime_factor']:.0f}", file=out)
 
 
 def summarize(per_piece: dict) -> dict | None:
@@ -271,6 +312,7 @@ def summarize(per_piece: dict) -> dict | None:
     secs = sum(r["audio_s"] for r in rows)
     wall = sum(r["wall_s"] for r in rows)
     return dict(n=len(rows), f=m("f"), cmlt=m("cmlt"), amlt=m("amlt"), offset_mean_ms=m("offset_mean_ms"),
+                down_f=m("down_f") if all("down_f" in r for r in rows) else float("nan"),
                 latency_mean_ms=m("latency_mean_ms"), lock_s=m("lock_s"),
                 n_never_locked=sum(1 for r in rows if not math.isfinite(r["lock_s"])),
                 latency_max_ms=float(np.nanmax([r["latency_max_ms"] for r in rows])) if any(
@@ -300,13 +342,14 @@ def evaluate(set_dir: Path, trackers: list[str], *, only=None, jobs: int = 1) ->
 def _run_one(task) -> dict:
     tr, _name, wav, beats, seconds = task
     ref = load_reference(Path(beats))
+    ref_d = load_reference_downbeats(Path(beats))
     t0 = time.perf_counter()
     try:
         est = TRACKERS[tr](Path(wav))
     except Exception as e:  # one tracker failing on one piece must not stop the table
         return dict(error=f"error: {type(e).__name__}: {str(e)[:80]}")
     wall = time.perf_counter() - t0
-    r = score(ref, est)
+    r = score(ref, est, ref_downbeats=ref_d)
     r.update(wall_s=wall, audio_s=seconds)
     return r
 
@@ -327,7 +370,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("dir", nargs="?", help="set folder (generated there if missing; default: cached set)")
-    ap.add_argument("--trackers", default="aubio,ours", help="comma list of: " + ",".join(TRACKERS))
+    ap.add_argument("--trackers", default="aubio,dsp,neural", help="comma list of: " + ",".join(TRACKERS))
     ap.add_argument("--quick", action="store_true", help="only " + ",".join(mk.QUICK))
     ap.add_argument("--only", default="", help="comma list of piece names or styles")
     ap.add_argument("--json", metavar="OUT", help="write per-piece results and means as JSON")
@@ -339,21 +382,28 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--room", action="store_true",
                     help="score the 'room' variant of the set (reverb, noise, band-limit, soft clip: a mic in a club)")
+    ap.add_argument("--soundfont", default=None, help="render a generated set with this soundfont")
+    ap.add_argument("--heldout", action="store_true",
+                    help=f"the never-tuned-on set: --seed {HELDOUT_SEED} --soundfont {HELDOUT_SOUNDFONT}")
     a = ap.parse_args(argv)
+    if a.heldout:
+        a.seed, a.soundfont = HELDOUT_SEED, HELDOUT_SOUNDFONT
 
     trackers = [t.strip() for t in a.trackers.split(",") if t.strip()]
     bad = [t for t in trackers if t not in TRACKERS]
     if bad:
         print(f"error: unknown tracker(s) {', '.join(bad)}; choose from {', '.join(TRACKERS)}", file=sys.stderr)
         return 2
-    if "ours" in trackers:
-        ok, why = ours_available()
-        if not ok:
-            print(f"ours: not available ({why}); scoring the others")
-            trackers.remove("ours")
+    for name in ("ours", "dsp", "neural"):
+        if name in trackers:
+            ok, why = ours_available()
+            if not ok:
+                print(f"{name}: not available ({why}); scoring the others")
+                trackers.remove(name)
     only = [s for s in a.only.split(",") if s] or (list(mk.QUICK) if a.quick else None)
     try:
-        set_dir = ensure_set(a.dir, n=a.n, seed=a.seed, seconds=a.seconds, room=a.room, log=lambda s: print(s, file=sys.stderr))
+        set_dir = ensure_set(a.dir, n=a.n, seed=a.seed, seconds=a.seconds, room=a.room, soundfont=a.soundfont,
+                             log=lambda s: print(s, file=sys.stderr))
     except (mk.SetupError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

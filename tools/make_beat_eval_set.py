@@ -703,7 +703,7 @@ def write_midi(piece: Piece, path: Path, *, seconds: float) -> None:
         mt = mido.MidiTrack()
         mt.append(mido.MetaMessage("track_name", name=tr.name, time=0))
         events = []
-        if not tr.is_drum:
+        if not tr.is_drum or tr.program:      # a drum track with a program picks a GM drum kit
             events.append((0, 0, mido.Message("program_change", channel=ch, program=tr.program)))
         for q, dur, pitch, vel in tr.notes:
             if q >= end_q:
@@ -801,12 +801,14 @@ def plan(*, n: int, seed: int, only: list[str] | None = None) -> list[tuple[str,
 
 def make_set(out_dir, *, n: int = 16, seed: int = 0, seconds: float = 30.0, only: list[str] | None = None,
              bpm: float | None = None, drums_only: bool = False, room: bool = False, workers: int = 2,
-             log=print) -> dict:
+             soundfont: str | None = None, log=print) -> dict:
     """Compose + render + annotate a set into out_dir; returns the manifest dict.
 
     Raises SetupError when fluidsynth or a GM soundfont is missing.
     """
-    fs, sf = find_fluidsynth(), find_soundfont()
+    fs, sf = find_fluidsynth(), soundfont or find_soundfont()
+    if soundfont and not os.path.isfile(soundfont):
+        raise SetupError(f"soundfont {soundfont} not found")
     if not fs:
         raise SetupError("fluidsynth not found: install it (apt-get install fluidsynth)")
     if not sf:
@@ -858,12 +860,14 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="", help="comma-separated styles: " + ",".join(STYLE_BY_NAME))
     ap.add_argument("--quick", action="store_true", help="only the quick subset: " + ",".join(QUICK))
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--soundfont", default=None, help="render with this .sf2/.sf3 (default: FluidR3 GM)")
     ap.add_argument("--room", action="store_true", help="degrade like a mic in a club: band-limit, "
                     "reverb, pink noise at 20 dB SNR, soft clip (ground truth unchanged)")
     a = ap.parse_args(argv)
     only = [s for s in a.only.split(",") if s] or (list(QUICK) if a.quick else None)
     try:
-        make_set(a.out, n=a.n, seed=a.seed, seconds=a.seconds, only=only, room=a.room, workers=a.workers)
+        make_set(a.out, n=a.n, seed=a.seed, seconds=a.seconds, only=only, room=a.room, workers=a.workers,
+                 soundfont=a.soundfont)
     except (SetupError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

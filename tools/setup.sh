@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything latent-live needs on a fresh Debian/Ubuntu machine (no GPU needed):
 # system packages (PortAudio, PulseAudio for the virtual sound device, Mesa EGL/GL, Xvfb,
-# FluidSynth + a General MIDI soundfont for the beat-tracker evaluation set, a test photo,
+# FluidSynth + General MIDI soundfonts for the beat tracker's training and evaluation sets, a test photo,
 # jackd2 for virtual MIDI ports and chromium + chromium-driver for the control page in tests),
 # a virtual environment in .venv with torch==2.13.0 (CPU build) and the project itself.
 # Safe to run again: it only installs what is missing.
@@ -13,6 +13,7 @@ APT_PACKAGES=(
   libegl1 libgl1 libgles2 libegl-mesa0 libgl1-mesa-dri xvfb xauth
   fluidsynth fluid-soundfont-gm mate-backgrounds
   jackd2 chromium chromium-driver
+  timgm6mb-soundfont csound-soundfont opl3-soundfont musescore-general-soundfont-small
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -58,6 +58,8 @@ def register_bench(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--seconds", type=float, default=30.0, help="length of the mix (default 30)")
     p.add_argument("--sample-rate", type=int, default=44100, metavar="HZ")
+    p.add_argument("--tracker", choices=("dsp", "neural"), default=None,
+                   help="beat tracker to measure (default: features.tracker of the default settings)")
     p.set_defaults(func=_run)
 
 
@@ -66,12 +68,22 @@ def _run(args) -> int:
 
     if args.seconds <= 1.0:
         raise UserError("--seconds must be more than 1")
-    r = measure(seconds=args.seconds, sample_rate_hz=args.sample_rate)
+    import dataclasses
+
+    from live.config import FeaturesConfig
+    cfg = FeaturesConfig()
+    if args.tracker:
+        cfg = dataclasses.replace(cfg, tracker=args.tracker)
+    try:
+        r = measure(seconds=args.seconds, sample_rate_hz=args.sample_rate, config=cfg)
+    except ValueError as exc:       # a beat model that cannot be loaded
+        raise UserError(str(exc)) from None
+    r["tracker"] = cfg.tracker
     if args.json:
         print(json.dumps(r))
         return 0
-    print(f"analyzer, {r['hop_size']}-sample hop at {r['sample_rate_hz']} Hz ({r['hop_ms']:.2f} ms of audio), "
-          f"{r['hops']} hops")
+    print(f"analyzer ({r['tracker']} beat tracker), {r['hop_size']}-sample hop at {r['sample_rate_hz']} Hz "
+          f"({r['hop_ms']:.2f} ms of audio), {r['hops']} hops")
     print(f"             wall      cpu (this thread)")
     print(f"  median  {r['median_ms']:7.3f}  {r['cpu_median_ms']:7.3f} ms/hop")
     print(f"  p99     {r['p99_ms']:7.3f}  {r['cpu_p99_ms']:7.3f} ms/hop")

@@ -12,13 +12,14 @@ def register(sub) -> None:
         help="run the live feature analyzer over an audio file (BPM, beats, onsets, key-ish pitch)",
         description=(
             "Runs the causal analyzer used on stage over AUDIO, hop by hop. Default: a short summary. "
-            "--beats prints one line per emitted beat, 'beat_time report_time' in seconds, where "
-            "report_time is the audio time at which the analyzer emitted it (end of the hop that fired)."
+            "--beats prints one line per emitted beat, 'beat_time report_time beat_in_bar': times in seconds, "
+            "report_time is the audio time at which the analyzer emitted it (end of the hop that fired), "
+            "beat_in_bar the beat's position in its bar (1 = downbeat)."
         ),
     )
     p.add_argument("audio", metavar="AUDIO", help="audio file (WAV, FLAC, OGG, OPUS, MP3, ...)")
     p.add_argument("--json", metavar="OUT", help="write every frame's features and the event lists to OUT")
-    p.add_argument("--beats", action="store_true", help="print only 'beat_time report_time' per beat")
+    p.add_argument("--beats", action="store_true", help="print only 'beat_time report_time beat_in_bar' per beat")
     p.add_argument("--sample-rate", type=int, default=0, metavar="HZ",
                    help="analysis rate (default: [audio] sample_rate_hz, 44100)")
     p.add_argument("--config", metavar="TOML", help="show file with a [features] section")
@@ -73,7 +74,7 @@ def run(args) -> int:
 
     if args.beats:
         try:
-            sys.stdout.write("".join(f"{b:.4f} {r:.4f}\n" for b, r in result.beats))
+            sys.stdout.write("".join(f"{b:.4f} {r:.4f} {k}\n" for (b, r), k in zip(result.beats, result.beats_in_bar)))
             sys.stdout.flush()
         except BrokenPipeError:      # `... --beats | head` is fine
             sys.stderr.close()

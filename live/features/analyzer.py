@@ -164,7 +164,14 @@ class Analyzer:
         self._dc_ms = 0.0
 
         # --- tempo and beats: fed this hop's log-mel spectrum -------------------------------
-        self._beat = BeatTracker(frames_per_s=self._fps, n_mel=n_mel, n_low=self._n_low, config=cfg)
+        tracker = str(getattr(cfg, "tracker", "dsp"))
+        if tracker == "dsp":
+            self._beat = BeatTracker(frames_per_s=self._fps, n_mel=n_mel, n_low=self._n_low, config=cfg)
+        elif tracker == "neural":
+            from live.features.neural import NeuralBeatTracker
+            self._beat = NeuralBeatTracker(frames_per_s=self._fps, n_mel=n_mel, n_low=self._n_low, config=cfg)
+        else:
+            raise ValueError(f"features.tracker must be 'dsp' or 'neural', got {tracker!r}")
         self._hops = 0
         self._t = 0.0
 
@@ -331,6 +338,7 @@ class Analyzer:
             beat_phase=beat_phase,
             bar_phase=bar_phase,
             beats_per_bar=bt.beats_per_bar,
+            beat_in_bar=bt.beat_in_bar,
             chroma=chroma,
             centroid_hz=centroid_hz,
         )

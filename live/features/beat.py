@@ -66,6 +66,7 @@ class BeatTracker:
         if not (20.0 <= self.prior_bpm <= 400.0) or not (0.0 <= self.prior_oct <= 8.0):
             raise ValueError(f"features.tempo_prior_bpm must be 20..400 and tempo_prior_octaves 0..8, "
                              f"got {self.prior_bpm} and {self.prior_oct}")
+        self.odf_lag_hops = _ODF_LAG_HOPS
         self.score_ema = 0.85
         self.dp_alpha = 0.9
         self.dp_tight = 5.0
@@ -194,6 +195,14 @@ class BeatTracker:
         return "none"
 
     @property
+    def beat_in_bar(self) -> int:
+        """Position of the latest beat in its bar, 1 = downbeat (0 before the first beat)."""
+        if self.beat_count == 0:
+            return 0
+        bpb = max(1, self.beats_per_bar)
+        return (self.beat_count - self._downbeat_slot) % bpb + 1
+
+    @property
     def period_s(self) -> float:
         return self._period_s
 
@@ -211,6 +220,11 @@ class BeatTracker:
         np.maximum(diff, 0.0, out=diff)
         flux = float(diff.sum())
         low = float(diff[:self._n_low].sum())
+        return self.process_envelope(flux, low, audible=audible, t=t)
+
+    def process_envelope(self, flux: float, low: float, *, audible: bool, t: float) -> tuple[float, float]:
+        """The tracker after the onset envelope: one hop's onset strength ``flux`` and downbeat
+        evidence ``low`` (kick-band flux here; the neural tracker feeds its activations)."""
         am = self._a_odf_mean
         self._odf_mean = am * self._odf_mean + (1.0 - am) * flux
         odf = flux - self._odf_mean
@@ -394,11 +408,11 @@ class BeatTracker:
             return None
         back = m - 1 - j                           # hops before the newest frame
         # the flywheel's last beat, as an envelope frame
-        fb = (t - (self._next_beat_t - self._period_s)) * self._fps - _ODF_LAG_HOPS
+        fb = (t - (self._next_beat_t - self._period_s)) * self._fps - self.odf_lag_hops
         fb = fb % P if P > 0 else 0.0
         k = n_last - int(round(fb))
         cur = float(cs[max(0, k - 2):min(n_last + 1, k + 3)].max()) if 0 <= k <= n_last else 0.0
-        return t - (back + _ODF_LAG_HOPS) * self._hop_s, best, cur
+        return t - (back + self.odf_lag_hops) * self._hop_s, best, cur
 
     def _run_flywheel(self, t: float, audible: bool) -> float:
         """Advance the beat flywheel to time ``t``; emit the beats that fell in this hop."""
@@ -443,7 +457,7 @@ class BeatTracker:
         """Credit kick-band energy near past beats to their slot in the bar (delayed, causal)."""
         if not self._pending_downbeat:
             return
-        wait = (_ODF_LAG_HOPS + 2.0) * self._hop_s
+        wait = (self.odf_lag_hops + 2.0) * self._hop_s
         while self._pending_downbeat and t - self._pending_downbeat[0][0] >= wait:
             bt, count = self._pending_downbeat.pop(0)
             back = int(round((t - bt) / self._hop_s))

@@ -31,6 +31,7 @@ class AnalysisResult:
 
     frames: list[FeatureFrame] = field(default_factory=list)
     beats: list[tuple[float, float]] = field(default_factory=list)
+    beats_in_bar: list[int] = field(default_factory=list)
     onsets: list[tuple[float, float]] = field(default_factory=list)
     duration_s: float = 0.0
     sample_rate_hz: int = 44100
@@ -61,7 +62,7 @@ class AnalysisResult:
             "bpm": self.bpm,
             "bpm_confidence": self.bpm_confidence,
             "tempo_source": self.tempo_source,
-            "beats": [[round(b, 6), round(r, 6)] for b, r in self.beats],
+            "beats": [[round(b, 6), round(r, 6), k] for (b, r), k in zip(self.beats, self.beats_in_bar)],
             "onsets": [[round(t, 6), round(s, 4)] for t, s in self.onsets],
             "frames": [f.to_dict() for f in self.frames],
         }
@@ -97,6 +98,7 @@ class _Collector:
         if f.beat_count != self._beats:
             self._beats = f.beat_count
             r.beats.append((f.last_beat_t, f.t))
+            r.beats_in_bar.append(int(f.beat_in_bar))
         if f.onset_count != self._onsets:
             self._onsets = f.onset_count
             r.onsets.append((f.last_onset_t, f.onset))
