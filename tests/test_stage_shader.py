@@ -201,3 +201,21 @@ def test_a_stop_request_always_ends_the_process_even_when_the_loop_is_stuck(tmp_
     assert p.returncode == 143 and marker.read_text() == "finished", err
     assert "still running 1 s after SIGTERM" in err
     assert time.monotonic() - t0 < 10.0
+
+
+def test_duration_always_ends_the_process_even_when_the_loop_is_stuck(tmp_path):
+    script = tmp_path / "stuck.py"
+    script.write_text(
+        "import sys, time\n"
+        "from live.commands.stopping import StopSignals\n"
+        "def emergency():\n"
+        "    open(sys.argv[1], 'w').write('finished')\n"
+        "with StopSignals(lambda: None, grace_s=1.0, emergency=emergency) as s:\n"
+        "    s.arm_deadline(1.0)\n"
+        "    while True:\n"
+        "        time.sleep(0.05)\n")
+    marker = tmp_path / "marker"
+    r = subprocess.run([sys.executable, str(script), str(marker)], env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and marker.read_text() == "finished", r.stderr
+    assert "still running --duration" in r.stderr

@@ -170,6 +170,8 @@ def run(args) -> int:
     # Ctrl+C, SIGTERM and SIGHUP all end the loop the same way: the recording is finished and the
     # summary written; a second signal stops at once; a stuck loop is ended by the watchdog
     with StopSignals(show.stop_event.set, emergency=show.finish_sinks) as stopper:
+        if args.duration:
+            stopper.arm_deadline(args.duration + stopper.grace_s)
         try:
             result = show.run()
         except KeyboardInterrupt:

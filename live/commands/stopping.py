@@ -8,6 +8,7 @@ SIGHUP). A second signal raises :class:`KeyboardInterrupt` in the main thread. I
 is still there ``grace_s`` after the first signal (a GL driver stuck in a draw call, a sink that
 does not finish), the watchdog runs ``emergency()`` (finish the recording from its own thread)
 and ends the process with that exit code: a stop request always ends the show.
+:meth:`StopSignals.arm_deadline` does the same for ``--duration`` (exit code 1).
 """
 from __future__ import annotations
 
@@ -43,6 +44,8 @@ class StopSignals:
         self.signum: Optional[int] = None
         self._old: dict = {}
         self._watchdog: Optional[threading.Timer] = None
+        self._deadline: Optional[threading.Timer] = None
+        self._reason: Optional[str] = None
 
     @property
     def name(self) -> str:
@@ -65,8 +68,20 @@ class StopSignals:
             raise KeyboardInterrupt
         self.on_stop()
 
+    def arm_deadline(self, seconds: float) -> None:
+        """End the process (as the watchdog does after a signal, exit code 1) if it is still in
+        this block ``seconds`` from now: ``--duration`` plus a grace always ends the show."""
+        def overrun():
+            if self.signum is None:            # a signal's own watchdog is running otherwise
+                self._reason = f"--duration (+{self.grace_s:g} s)"
+                self._expire()
+        self._deadline = threading.Timer(float(seconds), overrun)
+        self._deadline.daemon = True
+        self._deadline.start()
+
     def _expire(self) -> None:
-        print(f"latent-live: still running {self.grace_s:g} s after {self.name}; finishing the recording "
+        what = getattr(self, "_reason", None) or f"{self.grace_s:g} s after {self.name}"
+        print(f"latent-live: still running {what}; finishing the recording "
               "and ending the process", file=sys.stderr, flush=True)
         try:
             if self.emergency is not None:
@@ -89,6 +104,8 @@ class StopSignals:
     def __exit__(self, *exc) -> None:
         if self._watchdog is not None:
             self._watchdog.cancel()
+        if getattr(self, "_deadline", None) is not None:
+            self._deadline.cancel()
         for s, old in self._old.items():
             try:
                 signal.signal(s, old)
