@@ -13,6 +13,7 @@ BENCH_MODULES = (
     "live.bench.gen",        # gen
     "live.bench.render",     # render
     "live.bench.show",        # frame, latency, soak
+    "live.bench.gpu",         # gpu (tools/gpu_check.sh)
     "live.bench.wall",        # wall
     "live.bench.clock",       # link, midiclock
     "live.bench.ndi",         # ndi

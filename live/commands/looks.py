@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--sheet", metavar="PNG", help="write a contact sheet of every look (a frame on a beat, "
                    "a frame between beats) to this PNG")
     p.add_argument("--audio", metavar="FILE", help="music for the sheet (default: the demo track)")
+    p.add_argument("--figures", action="store_true", help="measure every look (or --look): frame time at 720p "
+                   "and 1080p, detail at 1080p, exposure, BAS and onset-motion of a 20 s render; slow")
+    p.add_argument("--look", action="append", default=[], metavar="NAME", help="with --figures: only these looks")
     p.add_argument("--size", default="480x270", metavar="WxH", help="size of each picture on the sheet")
     p.set_defaults(func=run)
 
@@ -48,6 +51,8 @@ def run(args) -> int:
             raise UserError(str(exc)) from None
         print(f"wrote {out}")
         return 0
+    if args.figures:
+        return _figures(args, looks)
     if args.json:
         print(json.dumps([{"number": i, "name": lk.name, "description": lk.description, "passes": list(lk.passes),
                            "strobe": lk.strobe, "file": str(lk.path),
@@ -56,4 +61,36 @@ def run(args) -> int:
                           for i, lk in enumerate(looks)], indent=2))
         return 0
     print(listing(looks))
+    return 0
+
+
+def _figures(args, looks) -> int:
+    import os
+    from pathlib import Path
+
+    from live.cli import UserError
+    from live.looks.figures import frame_times, render_figures
+    from live.looks.sheet import DEMO_TRACK
+
+    audio = Path(args.audio) if args.audio else DEMO_TRACK
+    if not audio.is_file():
+        raise UserError(f"audio file not found: {audio}; give one with --audio FILE")
+    chosen = [lk for lk in looks if not args.look or lk.name in args.look]
+    names = [lk.name for lk in chosen]
+    t720 = frame_times(names, size=(1280, 720))
+    t1080 = frame_times(names, size=(1920, 1080))
+    rows = []
+    print(f"load {os.getloadavg()[0]:.1f} at start; audio {audio}", flush=True)
+    print("look        720p p50/p99 ms  1080p p50/p99 ms  detail  L mean  >0.85  <0.03  strobe  BAS   onset-motion",
+          flush=True)
+    for lk in chosen:
+        f = render_figures(lk, audio)
+        row = {"look": lk.name, "ms_720": t720[lk.name], "ms_1080": t1080[lk.name], **f}
+        rows.append(row)
+        print(f"{lk.name:<10}  {t720[lk.name][0]:6.1f} / {t720[lk.name][1]:6.1f}   {t1080[lk.name][0]:6.1f} / "
+              f"{t1080[lk.name][1]:6.1f}    {f['detail_median']:.4f}  {f['exposure_mean']:.3f}  {100 * f['bright']:4.1f}%"
+              f"  {100 * f['dark']:4.1f}%  {f['strobe_frames']:>5}  {f['bas']:.2f}  {f['onset_motion']:.2f}", flush=True)
+    print(f"load {os.getloadavg()[0]:.1f} at end")
+    if args.json:
+        print(json.dumps(rows, indent=2))
     return 0
