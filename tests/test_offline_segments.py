@@ -81,9 +81,11 @@ def test_join_copies_packets_and_muxes_the_audio_once(tmp_path):
     import av
 
     with av.open(str(out)) as c:
-        a = c.streams.audio[0]
+        a, v = c.streams.audio[0], c.streams.video[0]
         dur = float(a.duration * a.time_base) if a.duration else float(c.duration) / 1e6
+        vdur = float(v.duration * v.time_base)
     assert dur == pytest.approx(36 / 15, abs=0.05)
+    assert vdur == pytest.approx(36 / 15, abs=0.01)          # the last packet keeps one frame's length
 
 
 def test_join_refuses_segments_encoded_differently(tmp_path):

@@ -155,6 +155,8 @@ def join_segments(paths: Sequence[str | Path], out: str | Path, *, fps: float, a
                     dts = int(round(pkt.dts * scale)) if pkt.dts is not None else None
                     pkt.pts = None if pts is None else pts + offset
                     pkt.dts = None if dts is None else dts + offset
+                    if pkt.duration:            # in the segment's time base too (else the last one stretches the video)
+                        pkt.duration = max(int(round(pkt.duration * scale)), 1)
                     pkt.stream = vout
                     pkt.time_base = tb
                     dst.mux(pkt)
