@@ -389,7 +389,7 @@ class GenConfig:
     banks: tuple = setting(("latent_banks/default",), min_len=1, check=_nonempty, expect="bank folders")
     size: int = setting(256, lo=16, hi=2048)  # generator output (square), upscaled by the renderer
     device: str = setting("auto", check=_device_problem, expect="auto, cpu, cuda or cuda:N")
-    dtype: str = setting("auto", choices=("auto", "float32", "float16"))
+    dtype: str = setting("auto", choices=("auto", "float32", "float16", "int8"))  # int8: vae on a CPU
     steps: int = setting(2, lo=1, hi=8)  # lcm sampler steps
     feedback: float = setting(0.0, lo=0.0, hi=1.0)  # lcm image feedback
     timeout_s: float = setting(2.0, lo=0.0, lo_open=True, hi=600.0)  # a render slower than this counts as a stall -> fallback

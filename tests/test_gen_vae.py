@@ -223,3 +223,21 @@ def test_real_taesd_photo_roundtrip_psnr(taesd_dir, cache, tmp_path):
     assert psnr > 25.0
     # a blank latent is far from the photo: the PSNR measures the weights, not a trivial match
     assert _psnr(g.decode_latent(np.zeros((4, 32, 32), np.float32)), rgb) < 20.0
+
+
+def test_int8_decoder_keeps_the_picture_of_real_weights(taesd_dir, cache):
+    """gen.dtype=int8: the quantised TAESD decoder stays within 35 dB PSNR of float32 on a photo."""
+    if not PHOTO.is_file():
+        pytest.skip(f"{PHOTO} not found (Debian package mate-backgrounds)")
+    from live.banks.diffusion import load_square_image, to_tensor
+    from live.gen.vae import load_vae
+
+    z = load_vae(taesd_dir).encode(to_tensor(load_square_image(PHOTO, 128)))[0].numpy()
+    ref = get_generator("vae", model=taesd_dir, size=128, device="cpu", dtype="float32")
+    q = get_generator("vae", model=taesd_dir, size=128, device="cpu", dtype="int8")
+    ref.load()
+    q.load()
+    assert q.onnx_path.name.endswith(".int8.onnx") and q.dtype_used == "int8"
+    psnr = _psnr(q.decode_latent(z), ref.decode_latent(z))
+    print(f"int8 vs float32 TAESD decoder, 128 px photo: PSNR {psnr:.2f} dB")
+    assert psnr >= 35.0

@@ -24,6 +24,10 @@ def register(sub) -> None:
     p.add_argument("--audio", metavar="FILE", help="music for the sheet (default: the demo track)")
     p.add_argument("--figures", action="store_true", help="measure every look (or --look): frame time at 720p "
                    "and 1080p, detail at 1080p, exposure, BAS and onset-motion of a 20 s render; slow")
+    p.add_argument("--detail-seconds", type=float, default=3.0, help="with --figures: 1080p render length for detail")
+    p.add_argument("--sync-seconds", type=float, default=20.0, help="with --figures: render length for exposure/BAS")
+    p.add_argument("--sync-size", default="640x360", help="with --figures: size of that render")
+    p.add_argument("--no-times", action="store_true", help="with --figures: skip the frame-time runs")
     p.add_argument("--look", action="append", default=[], metavar="NAME", help="with --figures: only these looks")
     p.add_argument("--size", default="480x270", metavar="WxH", help="size of each picture on the sheet")
     p.set_defaults(func=run)
@@ -77,14 +81,16 @@ def _figures(args, looks) -> int:
         raise UserError(f"audio file not found: {audio}; give one with --audio FILE")
     chosen = [lk for lk in looks if not args.look or lk.name in args.look]
     names = [lk.name for lk in chosen]
-    t720 = frame_times(names, size=(1280, 720))
-    t1080 = frame_times(names, size=(1920, 1080))
+    nan = (float("nan"), float("nan"))
+    t720 = {n: nan for n in names} if args.no_times else frame_times(names, size=(1280, 720))
+    t1080 = {n: nan for n in names} if args.no_times else frame_times(names, size=(1920, 1080))
+    sw, sh = (int(x) for x in args.sync_size.lower().split("x"))
     rows = []
     print(f"load {os.getloadavg()[0]:.1f} at start; audio {audio}", flush=True)
     print("look        720p p50/p99 ms  1080p p50/p99 ms  detail  L mean  >0.85  <0.03  strobe  BAS   onset-motion",
           flush=True)
     for lk in chosen:
-        f = render_figures(lk, audio)
+        f = render_figures(lk, audio, detail_s=args.detail_seconds, sync_s=args.sync_seconds, sync_size=(sw, sh))
         row = {"look": lk.name, "ms_720": t720[lk.name], "ms_1080": t1080[lk.name], **f}
         rows.append(row)
         print(f"{lk.name:<10}  {t720[lk.name][0]:6.1f} / {t720[lk.name][1]:6.1f}   {t1080[lk.name][0]:6.1f} / "

