@@ -95,3 +95,27 @@ def test_join_refuses_segments_encoded_differently(tmp_path):
     with pytest.raises(SegmentError, match="height"):
         join_segments([tmp_path / "a.mp4", tmp_path / "b.mp4"], tmp_path / "o.mp4", fps=15)
     assert isinstance(plan_segments(0, 4, segments=1, fps=15)[0], Segment)
+
+
+def test_join_gives_an_mp3_its_sound(tmp_path):
+    """The join decodes audio as the recorder does: an MP3 (frames that do not start at 0) is muxed
+    with its sound, not dropped or refused."""
+    import av
+
+    from tests.test_stage_recording import encode_audio
+
+    frames = np.full((30, 48, 64, 3), 100, np.uint8)
+    paths = []
+    for k, (a, b) in enumerate([(0, 15), (15, 30)]):
+        p = tmp_path / f"seg{k}.mp4"
+        _encode(p, frames[a:b])
+        paths.append(p)
+    t = np.arange(int(3.0 * 44100)) / 44100
+    mp3 = tmp_path / "tone.mp3"
+    encode_audio(mp3, 0.5 * np.sin(2 * np.pi * 440 * t), 44100, "libmp3lame")
+    out = tmp_path / "joined.mp4"
+    assert join_segments(paths, out, fps=15, audio_path=mp3, audio_start_s=0.25) == 30
+    with av.open(str(out)) as c:
+        pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
+    assert len(pcm) / 2 / 48000 == pytest.approx(2.0, abs=0.05)
+    assert np.sqrt(np.mean(pcm[len(pcm) // 4:] ** 2)) > 0.2       # the tone, not silence

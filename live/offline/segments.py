@@ -177,40 +177,32 @@ def join_segments(paths: Sequence[str | Path], out: str | Path, *, fps: float, a
 
 
 def _mux_audio(container, astream, audio_path, start_s: float, duration_s: float) -> None:
-    """Decode ``audio_path`` from ``start_s``, resample to 48 kHz stereo and encode ``duration_s``."""
+    """Encode ``duration_s`` of ``audio_path`` from ``start_s`` (48 kHz stereo AAC). Decoding is the
+    recorder's :class:`~live.outputs.recorder.AudioFeed`, so a joined video gets the same sound as
+    a single-process render: every format, non-finite samples cleaned."""
     import av
 
-    resampler = av.AudioResampler(format="fltp", layout="stereo", rate=48000)
-    fifo = av.AudioFifo()
-    total = int(round(duration_s * 48000))
-    skip = int(round(max(start_s, 0.0) * 48000))
+    from live.outputs.recorder import AUDIO_CHUNK, AUDIO_RATE, AudioFeed, RecorderError
+
+    try:
+        feed = AudioFeed(Path(audio_path))
+    except RecorderError as exc:
+        raise SegmentError(str(exc)) from None
+    total = int(round(duration_s * AUDIO_RATE))
     done = 0
     try:
-        src = av.open(str(audio_path))
-    except Exception as exc:  # noqa: BLE001
-        raise SegmentError(f"cannot read audio {audio_path}: {exc}") from None
-    with src:
-        if not src.streams.audio:
-            raise SegmentError(f"{audio_path} has no audio stream")
-        for frame in src.decode(audio=0):
-            for rf in resampler.resample(frame):
-                fifo.write(rf)
-            while fifo.samples >= 1024 and done < total:
-                chunk = fifo.read(1024)
-                n = chunk.samples
-                if skip >= n:
-                    skip -= n
-                    continue
-                if skip or done + n > total:
-                    arr = chunk.to_ndarray()[:, skip:skip + (total - done)]
-                    skip = 0
-                    chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(arr), format="fltp", layout="stereo")
-                    chunk.sample_rate = 48000
-                chunk.pts = done
-                done += chunk.samples
-                for packet in astream.encode(chunk):
-                    container.mux(packet)
-            if done >= total:
+        feed.skip(int(round(max(start_s, 0.0) * AUDIO_RATE)))
+        while done < total:
+            chunk = feed.read(min(AUDIO_CHUNK, total - done))
+            if chunk.shape[1] == 0:
                 break
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
+            frame.sample_rate = AUDIO_RATE
+            frame.pts = done
+            done += chunk.shape[1]
+            for packet in astream.encode(frame):
+                container.mux(packet)
+    finally:
+        feed.close()
     for packet in astream.encode(None):
         container.mux(packet)

@@ -58,7 +58,7 @@ AUDIO_RATE = 48000
 AUDIO_CHUNK = 1024          # AAC frame size
 
 
-class _AudioFeed:
+class AudioFeed:
     """Decodes the source audio progressively: 48 kHz stereo float32, non-finite samples
     cleaned, the file started again at its end when ``loop``. ``read(n)`` gives the next ``n``
     samples (fewer at the end of a file that does not loop)."""
@@ -187,7 +187,7 @@ class Recorder:
         if not self.path.parent.exists():
             raise RecorderError(f"folder does not exist: {self.path.parent}")
         self.codec = pick_codec()
-        self._audio = _AudioFeed(self.audio_path, loop=audio_loop) if self.audio_path is not None else None
+        self._audio = AudioFeed(self.audio_path, loop=audio_loop) if self.audio_path is not None else None
         suffix = self.path.suffix.lower()
         if suffix == ".mkv":
             opts = {"cluster_time_limit": "1000"}
