@@ -308,3 +308,82 @@ def test_a_look_parameter_reaches_its_pass_as_a_renderer_control(make_renderer):
         r.draw(_features(0.5, beat=False), ctl, time_s=0.5)
         pics.append(r.read_pixels().astype(float))
     assert np.abs(pics[0] - pics[1]).mean() > 3.0
+
+
+def test_a_user_look_is_proved_off_screen_and_an_endless_one_never_freezes_the_show(make_renderer, tmp_path):
+    """A user's look is compiled, then proved in the probe's own process while the current look
+    stays on screen: the frame that asked for it does not wait for the probe, and a pass that
+    never returns is refused with the reason while the show keeps drawing."""
+    import time
+
+    from live.control import ControlStore
+    from live.looks.stage import LookStage
+
+    (tmp_path / "looks").mkdir()
+    (tmp_path / "looks" / "forever.toml").write_text('passes = ["trails", "looks/forever"]')
+    from tests.test_stage_shader import ENDLESS
+
+    (tmp_path / "looks" / "forever.glsl").write_text(ENDLESS)
+    looks = discover([tmp_path])
+    r = make_renderer(width=64, height=36)
+    r.set_frame(_gen_frame(), now_s=-1.0)
+    r.chain.release()
+    # on llvmpipe the loop is cut after 65535 turns (36 ms a frame at this size): a budget of
+    # 5 ms refuses it there; on a GPU it never returns and the probe's deadline refuses it
+    stage = r.chain = LookStage(r.ctx, looks, search_dirs([tmp_path]), size=r.size, start="classic",
+                                budget_ms=5.0)
+    store = ControlStore()
+    stage.follow(store.state)
+    store.set("look.name", "forever")
+    stage.follow(store.state)
+    f = dataclasses.replace(_features(0.0, beat=False), bpm=0.0)      # no tempo: would land at once
+    r.draw(f, {}, time_s=0.0)
+    chain, fut = stage._proving["forever"]
+    assert not fut.done()                        # the frame was drawn without waiting for the probe
+    assert stage.current == "classic" and stage.switcher.incoming is None
+    t_end = time.monotonic() + 60.0
+    frames = 1
+    while "forever" not in stage.errors and time.monotonic() < t_end:
+        r.draw(f, {}, time_s=0.01 * frames)
+        frames += 1
+        time.sleep(0.02)
+    assert "forever" in stage.errors, "the endless pass was never refused"
+    assert "refused" in stage.errors["forever"] and stage.current == "classic"
+    assert frames > 5 and "forever" not in stage.chains and not stage._proving
+    assert r.ctx.error == "GL_NO_ERROR"
+    assert r.read_pixels().mean() > 3             # the current look is still on screen
+    stage.release()
+
+
+def test_a_good_user_look_lands_once_it_has_proved_itself(make_renderer, tmp_path):
+    """A copied and renamed look (a user's pass) waits off screen for its probe, then lands."""
+    import shutil
+    import time
+
+    from live.control import ControlStore
+    from live.render.shaderlib import bundled_dir
+    from live.looks.stage import LookStage
+
+    (tmp_path / "looks").mkdir()
+    (tmp_path / "looks" / "mine.toml").write_text('passes = ["trails", "looks/mine"]')
+    shutil.copy(bundled_dir() / "looks" / "mosaic.glsl", tmp_path / "looks" / "mine.glsl")
+    looks = discover([tmp_path])
+    r = make_renderer(width=64, height=36)
+    r.set_frame(_gen_frame(), now_s=-1.0)
+    r.chain.release()
+    stage = r.chain = LookStage(r.ctx, looks, search_dirs([tmp_path]), size=r.size, start="classic")
+    store = ControlStore()
+    stage.follow(store.state)
+    store.set("look.fade_beats", 0.0)
+    store.set("look.name", "mine")
+    stage.follow(store.state)
+    f = dataclasses.replace(_features(0.0, beat=False), bpm=0.0)
+    t_end = time.monotonic() + 60.0
+    frames = 0
+    while stage.current != "mine" and time.monotonic() < t_end:
+        r.draw(f, {}, time_s=0.01 * frames)
+        frames += 1
+        time.sleep(0.02)
+    assert stage.current == "mine" and not stage.errors and not stage._proving
+    assert r.ctx.error == "GL_NO_ERROR"
+    stage.release()

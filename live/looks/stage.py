@@ -54,6 +54,9 @@ class LookStage:
         self.switcher = LookSwitcher(names, start, fade_beats=fade_beats, auto_bars=auto_bars, seed=seed)
         self.size = (max(1, int(size[0])), max(1, int(size[1])))
         self.chains: dict[str, Chain] = {}
+        # looks whose user passes are being proved off the show's context: name -> (compiled
+        # chain, Future of the probe results). The switcher holds them back until proved.
+        self._proving: dict[str, tuple[Chain, Any]] = {}
         self.errors: dict[str, str] = {}
         self.last_error: str | None = None
         self.message = ""
@@ -97,15 +100,45 @@ class LookStage:
         return look.uniforms(controls)
 
     def _prepare(self, name: str, values: dict, gen_a, gen_b) -> bool:
-        """Build (and time) the chain of ``name`` if needed; False (and the look marked bad) on failure."""
+        """Make the chain of ``name`` ready without holding up the frame; False while it is not
+        (being proved) or cannot be (marked bad). A look with a user's pass is compiled here (a
+        typo is refused at once) and then proved in the probe's own process while the current
+        look stays on screen: an endless or crippling pass never freezes the show."""
         if name in self.chains:
             return True
-        look = self.looks[name]
-        try:
-            chain = self._build(look)
-        except ShaderError as exc:
-            self._bad(name, str(exc))
-            return False
+        proving = self._proving.get(name)
+        if proving is None:
+            look = self.looks[name]
+            try:
+                chain = Chain(self.ctx, list(look.passes), self.dirs, size=self.size,
+                              internal_scale=self.internal_scale, feedback_dtype=self.feedback_dtype,
+                              budget_ms=self.budget_ms, probe_at_start=False)
+            except ShaderError as exc:
+                self._bad(name, str(exc))
+                return False
+            vals = dict(values)
+            vals.update(self._look_uniforms(name, values))
+            fut = chain.submit_start_probe(vals)
+            if fut is not None:
+                self._proving[name] = (chain, fut)
+                self.switcher.preparing.add(name)
+                log.info("look %s: proving its passes off screen before it goes on", name)
+                return False
+        else:
+            chain, fut = proving
+            if not fut.done():
+                return False
+            del self._proving[name]
+            self.switcher.preparing.discard(name)
+            try:
+                refused = [r for r in fut.result() if not r.ok]
+            except Exception as exc:  # noqa: BLE001 - the probe itself broke: refuse, keep the show
+                from live.render.probe import ProbeResult
+                refused = [ProbeResult(name, False, reason=f"the probe failed ({type(exc).__name__}: {exc})")]
+            if refused:
+                self._release_chain(chain)
+                self._bad(name, f"pass {refused[0].name} refused: {refused[0].reason}")
+                return False
         if self.budget_ms > 0:
             vals = dict(values)
             vals.update(self._look_uniforms(name, values))
@@ -166,12 +199,14 @@ class LookStage:
     # -- the Chain interface --------------------------------------------------------------
     def draw(self, values: dict, gen_a, gen_b) -> None:
         sw = self.switcher
+        # build a requested look as soon as it is asked for, so the bar line finds it ready
+        if sw.pending is not None and sw.pending not in self.chains:
+            self._prepare(sw.pending, values, gen_a, gen_b)
         st = sw.update(float(values.get("u_time", 0.0)), bar_phase=float(values.get("u_bar_phase", 0.0)),
                        bpm=float(values.get("u_bpm", 0.0)))
-        # build a requested look as soon as it is asked for, so the bar line finds it ready
-        for name in (st.pending, st.incoming):
-            if name is not None and name not in self.chains:
-                self._prepare(name, values, gen_a, gen_b)
+        for name in (st.pending, st.incoming):     # an auto-change picks its look inside update()
+            if name is not None and name not in self.chains and not self._prepare(name, values, gen_a, gen_b):
+                sw.hold(name)                      # not ready (being proved): the current look stays
         st = sw.state
         cur = self.chains[st.current]
         values.update(self._look_uniforms(st.current, values))
@@ -192,6 +227,10 @@ class LookStage:
         keep = {st.current, st.incoming, st.pending}
         for name in [n for n in self.chains if n not in keep]:
             self._release_chain(self.chains.pop(name))
+        # a look no longer asked for while it was being proved: dropped once its probe is done
+        for name in [n for n, (_, fut) in self._proving.items() if n not in keep and fut.done()]:
+            self._release_chain(self._proving.pop(name)[0])
+            self.switcher.preparing.discard(name)
 
     def _release_chain(self, chain: Chain) -> None:
         self._park_fbo.use()
@@ -239,7 +278,10 @@ class LookStage:
     def release(self) -> None:
         for c in self.chains.values():
             self._release_chain(c)
-        self.chains = {}
+        for c, fut in self._proving.values():
+            fut.cancel()
+            self._release_chain(c)
+        self.chains, self._proving = {}, {}
         self.ctx.detect_framebuffer(0).use()      # the default framebuffer: never deleted
         self._park_fbo.release()
         if self._mix_fbo is not None:

@@ -41,6 +41,7 @@ class LookSwitcher:
         self.auto_bars = int(auto_bars)
         self.no_repeat = int(no_repeat)
         self.bad: dict[str, str] = {}
+        self.preparing: set[str] = set()   # not ready to be shown yet (being proved): a request waits
         self.recent: list[str] = [current]
         self.messages: list[str] = []
         self._rng = random.Random(seed)
@@ -88,11 +89,20 @@ class LookSwitcher:
     def mark_bad(self, name: str, why: str) -> None:
         """A look that cannot be shown: never picked again; a pending/incoming request for it is dropped."""
         self.bad[name] = why
+        self.preparing.discard(name)
         if self.pending == name:
             self.pending = None
         if self.incoming == name:
             self.incoming, self.mix = None, 0.0
         self._say(f"look {name} skipped: {why}; staying on {self.current}")
+
+    def hold(self, name: str) -> None:
+        """``name`` was to fade in but is not ready yet (its passes are being proved): it waits
+        again, for the first bar line after it is ready; the current look stays."""
+        if self.incoming == name:
+            self.incoming, self.mix = None, 0.0
+            self.pending = name
+            self.preparing.add(name)
 
     def _say(self, msg: str) -> str:
         self.messages.append(msg)
@@ -119,7 +129,8 @@ class LookSwitcher:
             if self.auto_bars > 0 and self.pending is None and self.incoming is None \
                     and self._bars_since_change >= self.auto_bars:
                 self.pending = self.pick_auto()
-        if self.pending is not None and self.incoming is None and (bar_line or bpm <= 0):
+        if self.pending is not None and self.incoming is None and self.pending not in self.preparing \
+                and (bar_line or bpm <= 0):
             self._start_fade(self.pending, t, bpm)
             self.pending = None
         if self.incoming is not None:

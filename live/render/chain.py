@@ -108,7 +108,8 @@ class Chain:
 
     def __init__(self, ctx, names: Sequence[str], dirs: Sequence[Path], *, size: tuple[int, int],
                  internal_scale: float = 1.0, feedback_dtype: str = "f1", probe: bool = True,
-                 budget_ms: float = 0.0, frame_period_ms: float = 1000.0 / 60.0, tile=None):
+                 budget_ms: float = 0.0, frame_period_ms: float = 1000.0 / 60.0, tile=None,
+                 probe_at_start: bool = True):
         if not names:
             raise ShaderError("the shader chain is empty; give at least one pass name")
         self.ctx = ctx
@@ -131,8 +132,12 @@ class Chain:
             self._prober = Prober(**self._probe_options)
         sources = [load_source(name, self.dirs) for name in names]  # ShaderError if missing: at start
         self.size = (max(1, int(size[0])), max(1, int(size[1])))
+        self._unproved: list[ShaderSource] = []
         if self._prober is not None:
-            self._probe_at_start(sources)
+            if probe_at_start:
+                self._probe_at_start(sources)
+            else:
+                self._unproved = sources      # the owner proves them with submit_start_probe()
         for src in sources:
             program = compile_program(ctx, src)
             self.passes.append(self._make_pass(src.name, src, program))
@@ -169,6 +174,17 @@ class Chain:
                 path = next(s.path for s in sources if s.name == r.name)
                 raise ShaderError(f"{path}: refused before the show: {r.reason}")
             log.info("shader %s proved itself: %.1f ms per frame (budget %.0f ms)", r.name, r.ms or 0.0, r.budget_ms)
+
+    def submit_start_probe(self, values: Mapping[str, Any] | None = None):
+        """For a chain made with ``probe_at_start=False`` (compiled, not yet proved): prove its
+        user passes on the prober's thread without waiting. A Future of the :class:`ProbeResult`
+        list, or None when every pass is bundled (nothing to prove)."""
+        sources, self._unproved = self._unproved, []
+        todo = [self._probe_program(s, i, len(sources)) for i, s in enumerate(sources) if not self._is_bundled(s)]
+        if not todo or self._prober is None:
+            return None
+        from live.render.probe import _uniform_values
+        return self._prober.submit(todo, values=_uniform_values(dict(values or {})))
 
     # -- construction ---------------------------------------------------------------------
     def _make_pass(self, name: str, src: ShaderSource, program) -> Pass:

@@ -116,19 +116,21 @@ def split_source(text: str) -> tuple[str, str]:
 
 def expand_includes(text: str, path: Path, dirs: Sequence[Path], _seen: set | None = None) -> str:
     """Replace each ``#include "file.glsl"`` line with that file's text (recursively; a file
-    already pasted into this program is skipped). Looked up beside ``path``, then in ``dirs``."""
+    already pasted into this program is skipped). Looked up beside ``path``, then in ``dirs``,
+    then in the folder of ``dirs`` named like ``path``'s own (a look copied into a user's
+    ``looks/`` still finds the bundled ``looks/look_uniforms.glsl``)."""
     seen = set() if _seen is None else _seen
     seen.add(path.resolve())
 
     def paste(m: re.Match) -> str:
         rel = m.group(1)
-        for d in (path.parent, *dirs):
+        for d in (path.parent, *dirs, *(d / path.parent.name for d in dirs)):
             cand = (d / rel)
             if cand.is_file():
                 break
         else:
             raise ShaderError(f"{path.name}: #include \"{rel}\" not found beside it or in: "
-                              + ", ".join(str(d) for d in dirs))
+                              + ", ".join(str(d) for d in dirs) + f" (or their {path.parent.name}/ folders)")
         if cand.resolve() in seen:
             return f"// (#include \"{rel}\": already included)"
         try:
