@@ -1,4 +1,5 @@
-"""Ableton Link: the show's Link source and a test peer inside a private network namespace."""
+"""Ableton Link: the show's Link source and a test peer inside a private network namespace
+(`unshare -n`, only `lo` up, via live.testing.netns: Link multicast never leaves the machine)."""
 import time
 
 import pytest

@@ -1,6 +1,6 @@
 """A follower with its own Link peer: beat and bar come from the DJ's Link session (also after
 the leader is gone), read at the instant this node shows the leader's time. Inside a private
-network namespace (Link multicasts)."""
+network namespace (`unshare -n`, only `lo` up, via live.testing.netns: Link multicasts)."""
 import math
 import os
 import sys

@@ -1,5 +1,6 @@
 """NDI out: our sink and a separate receiver process in a private network namespace, the
-source found by extra_ips (no avahi)."""
+source found by extra_ips (no avahi). The namespace is `unshare -n` with only `lo` up (via
+live.testing.netns): NDI multicast never reaches the real network."""
 import json
 import os
 import subprocess
