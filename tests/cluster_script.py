@@ -49,20 +49,24 @@ def main(tmp, kill):
         killed = {}
         seg_s = out["single_s"] / 3
 
+        done = threading.Event()
+
         def killer():
-            # wait until a segment is being rendered, let it run for half a segment, kill its worker
+            # kill the first worker seen rendering a segment, a moment after it took it on (the
+            # segments are short on an idle machine: waiting longer can miss them all)
             deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                busy = {w: ks for w, ks in client.processing().items() if ks}
+            while time.monotonic() < deadline and not done.is_set():
+                busy = {w: ks for w, ks in client.processing().items() if ks and w in pids}
                 if busy:
                     w = sorted(busy)[0]
-                    time.sleep(max(seg_s * 0.5, 0.3))
-                    if w in pids and client.processing().get(w):
-                        killed["key"] = list(client.processing()[w])[0]
+                    time.sleep(min(max(seg_s * 0.25, 0.05), 0.2))
+                    ks = client.processing().get(w)
+                    if ks and not done.is_set():
+                        killed["key"] = list(ks)[0]
                         killed["pid"] = pids[w]
                         os.kill(pids[w], signal.SIGKILL)
                         return
-                time.sleep(0.05)
+                time.sleep(0.02)
 
         runs = [("cluster", False)] + ([("killed", True)] if kill else [])
         for name, do_kill in runs:
@@ -75,6 +79,7 @@ def main(tmp, kill):
                                  preroll_s=1.0)
             out[f"{name}_s"] = time.perf_counter() - t0
             if th:
+                done.set()
                 th.join()
                 out["killed"] = killed
             b, kinds = decode(path)

@@ -146,7 +146,7 @@ def _send_clock(port, bpm, seconds, jitter_s, seed, stop_evt, sent):
                 break
             time.sleep(min(d, 0.002) if d > 0.0005 else 0)
         port.send(mido.Message("clock"))
-        sent.append(due)
+        sent.append(time.monotonic())           # when it really left (a stalled sender is late)
         k += 1
 
 
@@ -164,7 +164,13 @@ def test_midi_clock_through_jack(jack_server):
         time.sleep(0.05)
         r = clk.reading(host_now())
         assert r is not None and r.playing
-        assert round(r.bpm, 1) == 128.0, r.bpm
+        # the tempo the sender really kept (a thread stalled by the machine sends late): the
+        # known answer is 128.0 when it kept time; the transport must carry what was sent
+        n = np.arange(len(sent))
+        sent_bpm = 60.0 / (PPQN * np.polyfit(n, np.asarray(sent), 1)[0])
+        assert abs(r.bpm - sent_bpm) < 0.15, (r.bpm, sent_bpm)
+        if abs(sent_bpm - 128.0) < 0.05:
+            assert round(r.bpm, 1) == 128.0, (r.bpm, sent_bpm)
         import mido
         out.send(mido.Message("stop"))
         time.sleep(0.05)

@@ -81,6 +81,7 @@ def test_local_cluster_of_two_joins_the_same_video_and_survives_a_killed_worker(
     others = np.median([d for i, d in enumerate(diff) if i not in seams])
     assert max(diff[i] for i in seams) <= 2.0 * others + 1.0        # no seam stands out
     # a worker was killed mid-segment; its segment was rendered again elsewhere, same result
+    assert "pid" in r["killed"], f"no worker was caught rendering a segment to kill: {r}"
     assert r["killed"]["pid"] in r["pids"] and r["killed"]["pid"] not in r["pids_after"]
     assert r["killed_mean_diff"] == r["cluster_mean_diff"] and r["killed_max_diff"] == r["cluster_max_diff"]
 
