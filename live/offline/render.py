@@ -363,6 +363,21 @@ class Prepared:
         return self.controls[first - self.p0:end - self.p0]
 
 
+def check_render_inputs(audio_path: Path, *, cfg: Config, fps: float) -> tuple[int, int]:
+    """The checks every render makes before any work: frame rate, an even size (H.264) and an
+    audio file that is a file. Returns (width, height); RenderError naming the problem."""
+    if not (0 < fps <= 240):
+        raise RenderError(f"--fps must be in 0..240, got {fps:g}")
+    w, h = int(cfg.render.width), int(cfg.render.height)
+    if w <= 0 or h <= 0 or w % 2 or h % 2:
+        raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
+    if not audio_path.is_file():
+        raise RenderError(f"{audio_path}: " + ("is a folder, not an audio file" if audio_path.is_dir() else
+                                               "is not a regular file" if audio_path.exists() else
+                                               "audio file not found"))
+    return w, h
+
+
 def prepare(audio_path: str | os.PathLike, *, cfg: Config, gen, banks: dict, notes: Sequence[str] = (),
             fps: float = 30.0, start_s: float = 0.0, end_s: Optional[float] = None,
             sync_ms: Optional[float] = None, timeline: Optional[Timeline] = None, progress: bool = True,
@@ -374,15 +389,7 @@ def prepare(audio_path: str | os.PathLike, *, cfg: Config, gen, banks: dict, not
 
     warnings: list[str] = list(notes)
     audio_path = Path(audio_path)
-    if not (0 < fps <= 240):
-        raise RenderError(f"--fps must be in 0..240, got {fps:g}")
-    w, h = int(cfg.render.width), int(cfg.render.height)
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
-    if not audio_path.is_file():
-        raise RenderError(f"{audio_path}: " + ("is a folder, not an audio file" if audio_path.is_dir() else
-                                               "is not a regular file" if audio_path.exists() else
-                                               "audio file not found"))
+    w, h = check_render_inputs(audio_path, cfg=cfg, fps=fps)
     try:
         store = ControlStore.from_config(cfg)
     except ControlError as exc:
@@ -538,15 +545,7 @@ def render_file(audio_path: str | os.PathLike, out_path: str | os.PathLike, *, c
 
     audio_path = Path(audio_path)
     out_path = Path(out_path)
-    if not (0 < fps <= 240):
-        raise RenderError(f"--fps must be in 0..240, got {fps:g}")
-    w, h = int(cfg.render.width), int(cfg.render.height)
-    if w <= 0 or h <= 0 or w % 2 or h % 2:
-        raise RenderError(f"--size must be even and positive for H.264, got {w}x{h}")
-    if not audio_path.is_file():
-        raise RenderError(f"{audio_path}: " + ("is a folder, not an audio file" if audio_path.is_dir() else
-                                               "is not a regular file" if audio_path.exists() else
-                                               "audio file not found"))
+    w, h = check_render_inputs(audio_path, cfg=cfg, fps=fps)
     check_output(out_path)
     gen = _make_generator(cfg, generator_factory)
     renderer = None
