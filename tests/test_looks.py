@@ -321,7 +321,7 @@ def test_a_user_look_is_proved_off_screen_and_an_endless_one_never_freezes_the_s
 
     (tmp_path / "looks").mkdir()
     (tmp_path / "looks" / "forever.toml").write_text('passes = ["trails", "looks/forever"]')
-    from tests.test_stage_shader import ENDLESS
+    from live.testing.shaders import ENDLESS_PASS as ENDLESS
 
     (tmp_path / "looks" / "forever.glsl").write_text(ENDLESS)
     looks = discover([tmp_path])

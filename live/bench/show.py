@@ -39,6 +39,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from live.data import find_data
+from live.testing.shaders import ENDLESS_PASS
 
 BUDGET_MS = 40.0
 DEFAULT_TRACK = find_data("demo/demo_beat.wav")
@@ -636,19 +637,6 @@ def _free_udp_port() -> int:
     return port
 
 
-_ENDLESS_FINISH = """#version 330
-uniform sampler2D u_source;
-uniform float u_time;
-//--- fragment
-in vec2 v_uv; out vec4 f_color;
-void main() {
-    float x = u_time + 1.0;
-    while (true) { x += 1.0; if (x < 0.0) break; }
-    f_color = vec4(texture(u_source, v_uv).rgb, x);
-}
-"""
-
-
 def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280, height: int = 720,
                osc_rate_hz: float = 200.0, trace_memory: bool = False, sets: Sequence[str] = (),
                attack: bool = False) -> dict:
@@ -688,7 +676,7 @@ def bench_soak(*, minutes: float = 10.0, audio_path: str = "", width: int = 1280
     def attack_step(show, elapsed):
         # the endless shader goes in at 40 % of the run and is fixed at 60 % (between the windows)
         if att["stage"] == 0 and elapsed >= 0.4 * seconds:
-            (work / "shaders" / "finish.glsl").write_text(_ENDLESS_FINISH)
+            (work / "shaders" / "finish.glsl").write_text(ENDLESS_PASS)
             att["stage"] = 1
         elif att["stage"] == 1 and elapsed >= 0.6 * seconds:
             (work / "shaders" / "finish.glsl").write_text(good_finish)
